@@ -1,0 +1,32 @@
+# The two set-up commands (README): `make demo` and `make test`. Both work on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SHARED ?= ../shared/data
+DEMO_OUT ?= out/demo
+
+.PHONY: install demo test test-fast lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch is pinned first: the CPU build of 2.13.0 lies on disk, a bare `torch` would pull GBs of CUDA.
+install: $(BIN)/python
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[local,dev]"
+
+demo: install
+	$(BIN)/uue ingest reddit --submissions $(SHARED)/reddit-college/RS_reddit-college.zst \
+		--comments $(SHARED)/reddit-college/RC_reddit-college.zst \
+		--min-activities 20 --max-users 200 --out $(DEMO_OUT)/histories
+
+test: install
+	$(BIN)/ruff check uue tests benchmarks
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,93 @@
+"""A tiny real training run on LastFM (first users only): a model, metrics and an MLflow run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from uue.trainers.seqrec import load_seqrec, train_seqrec
+from uue.trainers.seqrec.config import config_from_dict
+from uue.trainers.seqrec.layers import SeqRecommender
+from uue.trainers.seqrec.profiles import ProfileTable
+
+LASTFM = Path(__file__).resolve().parents[3] / "shared" / "data" / "seqrec" / "LastFM.txt"
+pytestmark = pytest.mark.skipif(not LASTFM.is_file(), reason="shared seqrec data not mounted")
+
+
+def tiny_config(tmp_path: Path, model: str = "sasrec", **sections) -> dict:
+    return {
+        "seed": 0,
+        "experiment_name": "test-seqrec",
+        "data": {"path": str(LASTFM), "max_users": 60},
+        "model": {"model_name": model, "maxlen": 20, "hidden_units": 16, "num_blocks": 1, "num_heads": 1},
+        "training": {"epochs": 1, "batch_size": 32, "num_threads": 1},
+        "eval": {"protocols": ["full", "random99", "popular100"]},
+        "tracking": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "save_model": True},
+    } | sections
+
+
+def test_one_epoch_makes_a_model_and_an_mlflow_run(tmp_path: Path) -> None:
+    import mlflow
+
+    result = train_seqrec(config_from_dict(tiny_config(tmp_path)))
+    assert isinstance(result.model, SeqRecommender)
+    assert result.epochs_run == 1 and result.best_epoch == 1
+    assert set(result.test_metrics) == {"full", "random99", "popular100"}
+    assert 0.0 <= result.test_metrics["full"]["NDCG@10"] <= result.test_metrics["full"]["HR@10"] <= 1.0
+    assert result.samples_per_second > 0
+
+    run = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_run(result.run_id)
+    assert run.data.params["model.model_name"] == "sasrec"
+    assert run.data.params["data.users"] == "60"
+    assert {"loss", "valid.full.NDCG_10", "test.full.NDCG_10", "test.random99.HR_10"} <= set(run.data.metrics)
+    artifacts = {
+        a.path
+        for a in mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").list_artifacts(run.info.run_id)
+    }
+    assert {"config.yaml", "model.pt"} <= artifacts
+
+
+def test_bert4rec_with_distillation_switches_stage(tmp_path: Path) -> None:
+    data = load_seqrec(LASTFM, max_users=60)
+    rng = np.random.default_rng(0)
+    profiles = ProfileTable(
+        data.user_ids[:50], rng.normal(size=(50, 12)).astype(np.float32)
+    )  # 10 users lack one
+    profiles.save(tmp_path / "profiles.json")
+    raw = tiny_config(
+        tmp_path,
+        model="bert4rec",
+        training={"epochs": 3, "batch_size": 32, "num_threads": 1, "patience": None},
+        distillation={
+            "enabled": True,
+            "profiles_path": str(tmp_path / "profiles.json"),
+            "profile_dim": 8,
+            "fine_tune_epoch": 3,
+            "weighting_scheme": "attention",
+        },
+        eval={"protocols": ["full"]},
+        tracking={"enabled": False},
+    )
+    result = train_seqrec(config_from_dict(raw), data=data)
+    assert result.run_id is None
+    first, second, third = result.history
+    assert first["distill_loss"] > 0 and second["distill_loss"] > 0
+    assert first["beta"] > 0
+    assert "distill_loss" not in third  # from fine_tune_epoch on the term is not computed
+    assert third["loss"] == pytest.approx(third["rec_loss"])
+    assert result.distillation is not None and result.distillation.profile_dim == 8
+
+
+def test_checkpoint_roundtrip_and_evaluate_entry_point(tmp_path: Path) -> None:
+    from uue.trainers.seqrec.train import evaluate_seqrec_config, load_checkpoint, save_checkpoint
+
+    config = config_from_dict(tiny_config(tmp_path, tracking={"enabled": False}))
+    result = train_seqrec(config, data=load_seqrec(LASTFM, max_users=60))
+    path = save_checkpoint(result.model, config, tmp_path / "model.pt")
+    model, loaded = load_checkpoint(path)
+    assert loaded.model == config.model
+    metrics = evaluate_seqrec_config(config, ["full", "random99"], checkpoint=path)
+    assert metrics["full"] == pytest.approx(result.test_metrics["full"])
+    assert metrics["random99"] == pytest.approx(result.test_metrics["random99"])

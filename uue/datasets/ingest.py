@@ -1,0 +1,51 @@
+"""`uue ingest`: run a platform parser, write the histories, the report and the provenance."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from uue.datasets.histories import write_histories
+from uue.datasets.io import check_readable
+from uue.datasets.options import IngestOptions
+from uue.datasets.registry import get_parser
+from uue.datasets.tally import IngestTally
+from uue.provenance import made_by
+
+REPORT_FILE = "report.json"
+QUARANTINE_FILE = "quarantine.jsonl"
+
+
+def ingest(
+    platform: str,
+    files: Sequence[Path],
+    out_dir: Path,
+    options: IngestOptions,
+    on_progress: Callable[[Path, int], None] | None = None,
+) -> IngestTally:
+    """Parse `files` of `platform` into `out_dir`; returns the tally, also written to report.json."""
+    for path in files:
+        check_readable(path)  # a typo in a path fails before minutes of work, not after
+    parser_class = get_parser(platform)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workdir = out_dir / ".work"
+    tally = IngestTally(quarantine_path=out_dir / QUARANTINE_FILE).open()
+    started = time.perf_counter()
+    try:
+        parser = parser_class(files=list(files), workdir=workdir, on_progress=on_progress)
+        users, activities = write_histories(parser.histories(options, tally), out_dir)
+    finally:
+        tally.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    tally.users_written, tally.records_written = users, activities
+    report = {
+        **tally.as_dict(),
+        "platform": platform,
+        "seconds": round(time.perf_counter() - started, 2),
+        "made_by": made_by(f"uue ingest {platform}", options, list(files)),
+    }
+    (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2))
+    return tally

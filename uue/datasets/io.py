@@ -1,0 +1,63 @@
+"""Streaming raw lines out of dump files (.zst, .gz, plain JSON lines) with their line numbers.
+
+Lines are yielded as bytes so that one bad byte costs one line, not the file. A truncated or corrupt
+compressed stream ends the file early with an `InputError` after every complete line was yielded.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+from uue.errors import InputError
+
+# Pushshift dumps are compressed with --long=31: the decoder needs the full window.
+ZSTD_MAX_WINDOW = 2**31
+_READ_BUFFER = 1 << 20
+_PROGRESS_EVERY = 4096
+
+
+def _open_binary(raw: BinaryIO, path: Path) -> io.BufferedIOBase:
+    if path.suffix == ".zst":
+        reader = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).stream_reader(raw, closefd=False)
+        return io.BufferedReader(reader, _READ_BUFFER)
+    if path.suffix == ".gz":
+        return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), _READ_BUFFER)  # type: ignore[arg-type]
+    return io.BufferedReader(raw, _READ_BUFFER)
+
+
+def check_readable(path: Path) -> None:
+    """Fail before any work starts when an input file is missing or not a file."""
+    if not path.exists():
+        raise InputError(str(path), "file not found", hint="check the path")
+    if not path.is_file():
+        raise InputError(str(path), "not a regular file")
+
+
+def iter_lines(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, bytes]]:
+    """Yield `(line_number, raw_line)` for every line, 1-based, without the trailing newline.
+
+    `on_progress(compressed_bytes_read)` is called every few thousand lines (for progress bars).
+    """
+    check_readable(path)
+    line_number = 0
+    with open(path, "rb") as raw, _open_binary(raw, path) as stream:
+        try:
+            for line_number, line in enumerate(stream, start=1):  # noqa: B007 - used after the loop
+                if on_progress is not None and line_number % _PROGRESS_EVERY == 0:
+                    on_progress(raw.tell())
+                yield line_number, line.rstrip(b"\r\n")
+            if on_progress is not None:
+                on_progress(raw.tell())
+        except (zstandard.ZstdError, EOFError, OSError, gzip.BadGzipFile) as error:
+            raise InputError(
+                str(path),
+                f"compressed stream ends early or is corrupt after line {line_number} ({error})",
+                line=line_number + 1,
+                hint="the complete lines before it were kept",
+            ) from None

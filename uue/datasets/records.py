@@ -1,0 +1,145 @@
+"""The universal record format (seed 001's "universal intermediate representation").
+
+Every platform parser turns its raw lines into `Activity` records; a user's `History` is the
+time-ordered list of them. Records are plain slotted dataclasses because ingestion creates one per
+input line (hundreds of thousands a second) and validation happens in the parsers.
+Histories are stored as rows of a Hugging Face `datasets` table whose schema is `HISTORY_FEATURES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import datasets
+
+
+@dataclass(slots=True)
+class ContextMessage:
+    """Another message the activity answers (a parent comment, an earlier chat turn)."""
+
+    author: str
+    text: str
+
+
+@dataclass(slots=True)
+class ThreadContext:
+    """Where the activity happened: community, thread root, and the chain of parents (oldest first)."""
+
+    community: str = ""
+    title: str = ""
+    body: str = ""
+    root_author: str = ""
+    parents: list[ContextMessage] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Source:
+    """Provenance: the input file, its 1-based line, and the platform ids of every record joined in."""
+
+    file: str
+    line: int
+    record_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Activity:
+    """One thing a user did: their own words plus the context they were written in."""
+
+    activity_id: str
+    user_id: str
+    platform: str
+    kind: str  # "comment", "submission", "chat", ...
+    timestamp: int  # unix seconds; platforms without time use the position in the user's stream
+    text: str
+    context: ThreadContext = field(default_factory=ThreadContext)
+    thread_id: str = ""  # activities sharing a thread share pseudonyms for other authors
+    source: Source | None = None
+
+    def to_dict(self) -> dict:
+        # Written by hand: dataclasses.asdict deep-copies every string and dominated ingestion time.
+        context, source = self.context, self.source
+        return {
+            "activity_id": self.activity_id,
+            "user_id": self.user_id,
+            "platform": self.platform,
+            "kind": self.kind,
+            "timestamp": self.timestamp,
+            "text": self.text,
+            "context": {
+                "community": context.community,
+                "title": context.title,
+                "body": context.body,
+                "root_author": context.root_author,
+                "parents": [{"author": p.author, "text": p.text} for p in context.parents],
+            },
+            "thread_id": self.thread_id,
+            "source": None
+            if source is None
+            else {"file": source.file, "line": source.line, "record_ids": source.record_ids},
+        }
+
+    @classmethod
+    def from_dict(cls, row: dict) -> Activity:
+        context = dict(row.get("context") or {})
+        context["parents"] = [ContextMessage(**p) for p in context.get("parents") or []]
+        source = row.get("source")
+        return cls(
+            activity_id=row["activity_id"],
+            user_id=row["user_id"],
+            platform=row["platform"],
+            kind=row["kind"],
+            timestamp=int(row["timestamp"]),
+            text=row["text"],
+            context=ThreadContext(**context),
+            thread_id=row.get("thread_id") or "",
+            source=Source(**source) if source else None,
+        )
+
+
+@dataclass(slots=True)
+class History:
+    """A user's activities, oldest first."""
+
+    user_id: str
+    platform: str
+    activities: list[Activity]
+
+    def to_dict(self) -> dict:
+        return {
+            "user_id": self.user_id,
+            "platform": self.platform,
+            "num_activities": len(self.activities),
+            "activities": [a.to_dict() for a in self.activities],
+        }
+
+    @classmethod
+    def from_dict(cls, row: dict) -> History:
+        return cls(row["user_id"], row["platform"], [Activity.from_dict(a) for a in row["activities"]])
+
+
+_STR = datasets.Value("string")
+ACTIVITY_FEATURES = {
+    "activity_id": _STR,
+    "user_id": _STR,
+    "platform": _STR,
+    "kind": _STR,
+    "timestamp": datasets.Value("int64"),
+    "text": _STR,
+    "context": {
+        "community": _STR,
+        "title": _STR,
+        "body": _STR,
+        "root_author": _STR,
+        "parents": datasets.List({"author": _STR, "text": _STR}),
+    },
+    "thread_id": _STR,
+    "source": {"file": _STR, "line": datasets.Value("int64"), "record_ids": datasets.List(_STR)},
+}
+HISTORY_FEATURES = datasets.Features(
+    {
+        "user_id": _STR,
+        "platform": _STR,
+        "num_activities": datasets.Value("int64"),
+        "activities": datasets.List(ACTIVITY_FEATURES),
+    }
+)

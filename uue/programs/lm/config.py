@@ -1,0 +1,167 @@
+"""The teacher LM, configured in one typed object: `TeacherConfig` -> `build_lm` -> `dspy.LM`.
+
+`--teacher` takes any LiteLLM model string (`openai/gpt-4o-mini`, `hosted_vllm/Qwen/Qwen2.5-7B-Instruct`
+with `--api-base`, `ollama_chat/qwen2.5`) or an offline model run in-process by llama.cpp:
+`local/qwen2.5-coder-0.5b` (the default), `local/qwen2.5-coder-1.5b` (registry names in
+`uue.programs.lm.gguf.MODELS`) or `local:/path/to/model.gguf`.
+
+Both kinds come back as a plain `dspy.LM`, so DSPy's response cache, history, usage tracking and
+retries (`num_retries`, exponential backoff) work the same way. Set the LM at the entry point:
+`with dspy.context(lm=build_lm(cfg), adapter=default_adapter(cfg)): ...`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import dspy
+from dspy.utils.exceptions import LMConfigurationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from uue.errors import ConfigError
+
+LOCAL_PREFIX = "local/"
+LOCAL_PATH_PREFIX = "local:"
+DEFAULT_TEACHER = "local/qwen2.5-coder-0.5b"
+
+
+class TeacherConfig(BaseModel):
+    """Which LM writes the training triplets, and how it is called."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(
+        DEFAULT_TEACHER, description="LiteLLM model string, 'local/<registry name>' or 'local:<path.gguf>'"
+    )
+    api_base: str | None = Field(
+        None, description="Server URL for hosted_vllm/, openai-compatible or ollama models"
+    )
+    api_key_env: str | None = Field(
+        None, description="Name of the environment variable that holds the API key"
+    )
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = deterministic)")
+    max_tokens: int = Field(1024, ge=1, description="Maximum generated tokens per call")
+    timeout_s: float = Field(300.0, gt=0, description="Per-call timeout in seconds (local: generation time)")
+    num_retries: int = Field(3, ge=0, description="Retries of transient failures, exponential backoff")
+    cache: bool = Field(
+        True, description="Use DSPy's response cache (a repeated identical call costs nothing)"
+    )
+    seed: int = Field(0, description="Sampling seed of the local model")
+    n_ctx: int = Field(8192, ge=256, description="Context window of the local model in tokens")
+    n_threads: int | None = Field(
+        None, ge=1, description="CPU threads of the local model (default: all cores)"
+    )
+    prompt_cache_mb: int = Field(1024, ge=0, description="RAM for llama.cpp prompt-prefix states (0 = off)")
+    model_cache_dir: Path | None = Field(
+        None,
+        description="Where local GGUF files are assembled "
+        "(default $UUE_CACHE_DIR/models or ~/.cache/uue/models)",
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _model_shape(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("model must not be empty")
+        if value.startswith(LOCAL_PATH_PREFIX) and not value[len(LOCAL_PATH_PREFIX) :].endswith(".gguf"):
+            raise ValueError("'local:' takes the path of a .gguf file")
+        return value
+
+    @property
+    def is_local(self) -> bool:
+        return self.model.startswith((LOCAL_PREFIX, LOCAL_PATH_PREFIX))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TeacherConfig:
+        """Load a saved config: unknown keys are dropped with a warning, bad values are a ConfigError."""
+        known = set(cls.model_fields)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            warnings.warn(f"TeacherConfig: ignoring unknown keys {unknown}", stacklevel=2)
+        try:
+            return cls(**{key: val for key, val in data.items() if key in known})
+        except ValidationError as error:
+            raise ConfigError(f"invalid teacher config: {error.errors()[0]['msg']}") from error
+
+
+def local_model_path(config: TeacherConfig) -> Path:
+    """The GGUF file of a local teacher, assembled and verified if it is a registry model."""
+    from uue.programs.lm.gguf import ensure_model
+
+    if config.model.startswith(LOCAL_PATH_PREFIX):
+        return ensure_model(config.model[len(LOCAL_PATH_PREFIX) :])
+    return ensure_model(config.model[len(LOCAL_PREFIX) :], config.model_cache_dir)
+
+
+def _local_model_id(config: TeacherConfig, path: Path) -> str:
+    # The DSPy cache key holds the model string only: a file given by path is named by its stem and
+    # size, so replacing the file with another model does not return the old model's answers.
+    if config.model.startswith(LOCAL_PATH_PREFIX):
+        return f"{LOCAL_PREFIX}{path.stem}-{path.stat().st_size}"
+    return config.model
+
+
+def build_lm(config: TeacherConfig) -> dspy.LM:
+    """A `dspy.LM` for `config`: llama.cpp in-process for local models, LiteLLM/lm15 otherwise.
+
+    Raises `ConfigError` for a missing model, missing parts packages or a missing API-key variable.
+    Loads no weights: the local model is loaded on its first call.
+    """
+    if config.is_local:
+        from uue.programs.lm.llamacpp import AsyncLlamaCppEngine, LlamaCppEngine, LlamaCppSettings
+
+        path = local_model_path(config)
+        engine = LlamaCppEngine.shared(
+            LlamaCppSettings(
+                model_path=str(path),
+                n_ctx=config.n_ctx,
+                n_threads=config.n_threads or os.cpu_count() or 1,
+                seed=config.seed,
+                temperature=config.temperature,
+                timeout_s=config.timeout_s,
+                prompt_cache_bytes=config.prompt_cache_mb << 20,
+            )
+        )
+        return dspy.LM(
+            _local_model_id(config, path),
+            engine=engine,
+            async_engine=AsyncLlamaCppEngine(engine),
+            temperature=config.temperature,
+            max_tokens=config.max_tokens,
+            num_retries=config.num_retries,
+            cache=config.cache,
+        )
+    kwargs: dict[str, Any] = {}
+    if config.api_base:
+        kwargs["api_base"] = config.api_base
+    if config.api_key_env:
+        key = os.environ.get(config.api_key_env)
+        if not key:
+            raise ConfigError(
+                f"environment variable {config.api_key_env} (the teacher's API key) is not set",
+                hint=f"export {config.api_key_env}=...",
+            )
+        kwargs["api_key"] = key
+    try:
+        return dspy.LM(
+            config.model,
+            temperature=config.temperature,
+            max_tokens=config.max_tokens,
+            num_retries=config.num_retries,
+            timeout=config.timeout_s,
+            cache=config.cache,
+            **kwargs,
+        )
+    except (ValueError, TypeError, LMConfigurationError) as error:
+        raise ConfigError(f"teacher model {config.model!r}: {error}") from error
+
+
+def default_adapter(config: TeacherConfig) -> dspy.Adapter:
+    """JSONAdapter everywhere: grammar-constrained JSON on the local model, structured outputs
+    (or JSON mode) where the provider supports them, and no ChatAdapter->JSONAdapter fallback
+    that doubles the calls of a weak model."""
+    return dspy.JSONAdapter()

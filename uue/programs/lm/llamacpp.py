@@ -1,0 +1,407 @@
+"""A llama.cpp engine for `dspy.LM(engine=...)`: the offline teacher, in-process, on CPU.
+
+DSPy 3.4 owns caching, history, usage tracking, callbacks and the retry loop around an *engine*
+(`complete(Request) -> Response`); this module only turns one canonical request into one llama.cpp
+generation. Build the LM with `uue.programs.lm.config.build_lm`, or by hand:
+
+    engine = LlamaCppEngine(LlamaCppSettings(model_path="model.gguf"))
+    lm = dspy.LM("local/my-model", engine=engine, temperature=0.0, max_tokens=512, num_retries=2)
+
+Behaviour:
+- JSON is grammar-constrained: a `response_format` from the adapter (`JSONAdapter` sends the output
+  schema, because the engine declares `supports_response_schema`) or `LlamaCppSettings.json_schema`
+  becomes a GBNF grammar, so the output parses. If it still does not (the grammar cannot stop a
+  model that runs into `max_tokens` inside a string), the engine retries with seed+1 and the
+  temperature raised by `temperature_bump`, `json_retries` times, then returns the last output.
+- One model, one lock: calls from several threads queue; none runs two generations at once.
+  `dspy.Parallel` / `module.batch` resubmit a task that has run longer than their `timeout`
+  (default 120 s), and a queued task counts as running: pass `timeout=0` (off) or size it to
+  `calls_per_thread * seconds_per_call` with `num_threads` > 1, or use `num_threads=1`.
+- A per-call timeout (`timeout_s`, generation time, not queueing) raises `lm15.TimeoutError`, which
+  DSPy retries `num_retries` times with exponential backoff (1 s, 2 s, 4 s, ...).
+- Usage: prompt and completion tokens, and the prompt tokens reused from llama.cpp's KV cache
+  (`cache_read_tokens`, shown by DSPy as `prompt_tokens_details.cached_tokens`).
+- Prefix cache: llama.cpp reuses the KV cache of the previous call's common token prefix; with
+  `prompt_cache_bytes > 0` a `LlamaRAMCache` also keeps states of earlier prompts, so prompts that
+  share a long prefix (instructions + demos) skip most of the prompt processing even when calls
+  with other prefixes come in between.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import weakref
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from dspy.clients.engines.base import validate_request
+from dspy.lm15 import InvalidRequestError as LM15InvalidRequestError
+from dspy.lm15 import Message, Request, Response, TextPart, Usage, response_to_events
+from dspy.lm15 import ServerError as LM15ServerError
+from dspy.lm15 import TimeoutError as LM15TimeoutError
+
+from uue.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+PROVIDER = "llama.cpp"
+
+
+@dataclass
+class LlamaCppSettings:
+    """How to load and run one GGUF model. Validated on construction."""
+
+    model_path: str
+    n_ctx: int = 8192
+    n_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    n_batch: int = 512
+    seed: int = 0
+    temperature: float = 0.0
+    timeout_s: float | None = 600.0
+    json_retries: int = 2
+    temperature_bump: float = 0.3
+    prompt_cache_bytes: int = 1 << 30
+    json_schema: dict[str, Any] | None = None
+    repeat_penalty: float = 1.0
+
+    def __post_init__(self):
+        self.model_path = str(self.model_path)
+        for name in ("n_ctx", "n_threads", "n_batch"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"llama.cpp {name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.temperature <= 2:
+            raise ConfigError(f"temperature must be in [0, 2], got {self.temperature}")
+        if self.timeout_s is not None and self.timeout_s <= 0:
+            raise ConfigError(f"timeout_s must be > 0 or None, got {self.timeout_s}")
+        if self.json_retries < 0 or self.prompt_cache_bytes < 0:
+            raise ConfigError("json_retries and prompt_cache_bytes must be >= 0")
+
+
+_SHARED: weakref.WeakValueDictionary[str, LlamaCppEngine] = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+class _Deadline(Exception):
+    """Raised inside llama.cpp's Python generation loop to stop a call that ran out of time."""
+
+
+def import_llama_cpp():
+    """Import llama_cpp with OpenMP threads that sleep instead of spin while they wait.
+
+    libgomp reads `OMP_WAIT_POLICY` once, when llama.cpp's library loads. With the default
+    (spinning) policy and another busy process on the same cores, 2 llama.cpp threads on 2 cores
+    ran 10-25x slower (45-60 s instead of 2.5 s for a 30-token answer); PASSIVE removes that and
+    costs nothing measurable on an idle machine. A value set by the user wins.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        import llama_cpp
+    except ImportError as error:
+        raise ConfigError(
+            "the offline teacher needs llama-cpp-python", hint="pip install 'uue[local]'"
+        ) from error
+    return llama_cpp
+
+
+@lru_cache(maxsize=64)
+def _grammar_text(schema_json: str | None) -> str:
+    import_llama_cpp()
+    from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
+
+    if schema_json is None:
+        return JSON_GBNF
+    try:
+        return json_schema_to_gbnf(schema_json)
+    except Exception as error:  # the converter raises bare Exceptions on unsupported keywords
+        logger.warning("JSON schema not convertible to a grammar (%s); constraining to any JSON", error)
+        return JSON_GBNF
+
+
+def _chat_messages(request: Request) -> list[dict[str, str]]:
+    """Canonical request -> OpenAI-style text messages for llama.cpp's chat template."""
+    messages = []
+    if request.system is not None:
+        system = (
+            request.system
+            if isinstance(request.system, str)
+            else "".join(getattr(part, "text", "") for part in request.system)
+        )
+        messages.append({"role": "system", "content": system})
+    for message in request.messages:
+        text = message.text
+        if text is None:
+            raise LM15InvalidRequestError(
+                "the llama.cpp engine takes text messages only (no images, tools or tool results)",
+                provider=PROVIDER,
+            )
+        role = {"developer": "system"}.get(message.role, message.role)
+        messages.append({"role": role, "content": text})
+    return messages
+
+
+def _schema_of(response_format: dict[str, Any] | None) -> tuple[bool, str | None]:
+    """(json wanted, schema as canonical JSON text or None) from a canonical response_format."""
+    if not response_format:
+        return False, None
+    schema = response_format.get("schema") if response_format.get("type") == "json_schema" else None
+    return True, json.dumps(schema, sort_keys=True) if schema is not None else None
+
+
+class LlamaCppEngine:
+    """`dspy.LM` engine over one in-process `llama_cpp.Llama`, loaded on first use."""
+
+    supports_response_schema = True
+    supports_function_calling = False
+    supports_reasoning = False
+    supported_params = frozenset(
+        {"temperature", "max_tokens", "top_p", "top_k", "stop", "seed", "response_format"}
+    )
+
+    def __init__(self, settings: LlamaCppSettings):
+        self.settings = settings
+        self._llm = None
+        self._lock = threading.Lock()
+        # Per-call bookkeeping read by the eval hook; only touched while holding the lock.
+        self._state = SimpleNamespace(deadline=None, prompt_eval=None, prompt_eval_s=0.0)
+        self.stats = {
+            "calls": 0,
+            "invalid_json": 0,
+            "timeouts": 0,
+            "prompt_eval_tokens": 0,
+            "prompt_eval_s": 0.0,
+            "generate_s": 0.0,
+        }
+
+    # -- persistence (dspy.LM.dump_state / load_state) ------------------------------------------
+    def dump_state(self) -> dict[str, Any]:
+        return asdict(self.settings)
+
+    @classmethod
+    def load_state(cls, state: dict[str, Any]) -> LlamaCppEngine:
+        return cls.shared(LlamaCppSettings(**state))
+
+    @classmethod
+    def shared(cls, settings: LlamaCppSettings) -> LlamaCppEngine:
+        """The process's engine for these settings, so that LMs built twice (or loaded with their
+        async twin) share one loaded model and one lock instead of loading the weights again."""
+        key = json.dumps(asdict(settings), sort_keys=True)
+        with _SHARED_LOCK:
+            engine = _SHARED.get(key)
+            if engine is None:
+                engine = _SHARED[key] = cls(settings)
+            return engine
+
+    def __repr__(self) -> str:
+        return f"LlamaCppEngine(model_path={self.settings.model_path!r}, n_ctx={self.settings.n_ctx})"
+
+    # -- model ------------------------------------------------------------------------------------
+    @property
+    def llm(self):
+        """The loaded `llama_cpp.Llama` (loads it on first access). Hold `lock` to use it."""
+        if self._llm is None:
+            with self._lock:
+                if self._llm is None:
+                    self._llm = self._load()
+        return self._llm
+
+    @property
+    def lock(self) -> threading.Lock:
+        return self._lock
+
+    def _load(self):
+        llama_cpp = import_llama_cpp()
+        s = self.settings
+        if not Path(s.model_path).is_file():
+            raise ConfigError(f"GGUF model file not found: {s.model_path}")
+        llm = llama_cpp.Llama(
+            model_path=s.model_path,
+            n_ctx=s.n_ctx,
+            n_threads=s.n_threads,
+            n_threads_batch=s.n_threads,
+            n_batch=s.n_batch,
+            seed=s.seed,
+            verbose=False,
+        )
+        if s.prompt_cache_bytes:
+            llm.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=s.prompt_cache_bytes))
+        return self._instrument(llm)
+
+    def _instrument(self, llm):
+        """Wrap `llm.eval`, the Python frame llama.cpp calls for the prompt and then for every
+        generated token: the one place where a deadline can stop a generation and where the
+        prompt tokens left to evaluate after the prefix-cache reuse can be seen."""
+        original_eval = llm.eval
+        state = self._state
+
+        def timed_eval(tokens):
+            if state.deadline is not None and time.monotonic() > state.deadline:
+                raise _Deadline
+            if state.prompt_eval is None:
+                state.prompt_eval = len(tokens)
+                start = time.perf_counter()
+                original_eval(tokens)
+                state.prompt_eval_s = time.perf_counter() - start
+                return
+            original_eval(tokens)
+
+        llm.eval = timed_eval
+        return llm
+
+    def close(self) -> None:
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
+
+    # -- engine contract --------------------------------------------------------------------------
+    def complete(self, request: Request) -> Response:
+        validate_request(request)
+        s = self.settings
+        config = request.config
+        messages = _chat_messages(request)
+        json_wanted, schema_json = _schema_of(config.response_format)
+        if s.json_schema is not None:
+            json_wanted, schema_json = True, json.dumps(s.json_schema, sort_keys=True)
+        temperature = s.temperature if config.temperature is None else config.temperature
+        seed = s.seed if config.seed is None else config.seed
+        kwargs = {
+            "max_tokens": config.max_tokens,
+            "stop": list(config.stop) or None,
+            "repeat_penalty": s.repeat_penalty,
+        }
+        if config.top_p is not None:
+            kwargs["top_p"] = config.top_p
+        if config.top_k is not None:
+            kwargs["top_k"] = config.top_k
+        attempts = 1 + (s.json_retries if json_wanted else 0)
+        usage = {"input": 0, "output": 0, "cached": 0}
+        for attempt in range(attempts):
+            text, finish, call_usage = self._generate(
+                messages,
+                grammar=_grammar_text(schema_json) if json_wanted else None,
+                temperature=min(2.0, temperature + attempt * s.temperature_bump),
+                seed=seed + attempt,
+                **kwargs,
+            )
+            for key in usage:
+                usage[key] += call_usage[key]
+            if not json_wanted or _parses(text):
+                break
+            self.stats["invalid_json"] += 1
+            logger.info(
+                "llama.cpp output is not valid JSON (finish=%s); retry %d/%d with seed %d",
+                finish,
+                attempt + 1,
+                attempts - 1,
+                seed + attempt + 1,
+            )
+        return Response(
+            id=None,
+            model=request.model,
+            message=Message.assistant([TextPart(text=text)]),
+            finish_reason=finish,
+            usage=Usage(
+                input_tokens=usage["input"], output_tokens=usage["output"], cache_read_tokens=usage["cached"]
+            ),
+            provider_data={"provider": PROVIDER, "attempts": attempt + 1},
+        )
+
+    def stream(self, request: Request):
+        return response_to_events(self.complete(request))
+
+    def _generate(self, messages, *, grammar: str | None, temperature: float, seed: int, **kwargs):
+        llm = self.llm
+        s = self.settings
+        if grammar is not None:
+            grammar = import_llama_cpp().LlamaGrammar.from_string(grammar, verbose=False)
+        with self._lock:
+            state = self._state
+            state.prompt_eval, state.prompt_eval_s = None, 0.0
+            state.deadline = time.monotonic() + s.timeout_s if s.timeout_s else None
+            start = time.perf_counter()
+            try:
+                out = llm.create_chat_completion(
+                    messages=messages,
+                    temperature=temperature,
+                    seed=seed,
+                    grammar=grammar,
+                    **{key: val for key, val in kwargs.items() if val is not None},
+                )
+            except _Deadline:
+                self.stats["timeouts"] += 1
+                raise LM15TimeoutError(
+                    f"llama.cpp generation exceeded timeout_s={s.timeout_s}", provider=PROVIDER
+                ) from None
+            except ValueError as error:  # llama_cpp: prompt longer than n_ctx, bad grammar
+                raise LM15InvalidRequestError(str(error), provider=PROVIDER) from error
+            except RuntimeError as error:  # llama_decode failures
+                raise LM15ServerError(str(error), provider=PROVIDER) from error
+            finally:
+                state.deadline = None
+            elapsed = time.perf_counter() - start
+            prompt_eval = state.prompt_eval or 0
+            self.stats["calls"] += 1
+            self.stats["prompt_eval_tokens"] += prompt_eval
+            self.stats["prompt_eval_s"] += state.prompt_eval_s
+            self.stats["generate_s"] += elapsed - state.prompt_eval_s
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        prompt_tokens = int(usage.get("prompt_tokens", 0))
+        finish = "length" if choice.get("finish_reason") == "length" else "stop"
+        return (
+            choice["message"].get("content") or "",
+            finish,
+            {
+                "input": prompt_tokens,
+                "output": int(usage.get("completion_tokens", 0)),
+                # Tokens the prompt did not need to evaluate: reused from the KV / RAM cache.
+                "cached": max(0, prompt_tokens - prompt_eval),
+            },
+        )
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+class AsyncLlamaCppEngine:
+    """The async counterpart DSPy needs for `lm.acall` / `dspy.asyncify`: runs the sync engine's
+    `complete` in a worker thread (the sync engine's lock still serialises generations)."""
+
+    def __init__(self, sync: LlamaCppEngine):
+        self.sync = sync
+
+    supports_response_schema = LlamaCppEngine.supports_response_schema
+    supports_function_calling = False
+    supports_reasoning = False
+    supported_params = LlamaCppEngine.supported_params
+
+    def dump_state(self) -> dict[str, Any]:
+        return self.sync.dump_state()
+
+    @classmethod
+    def load_state(cls, state: dict[str, Any]) -> AsyncLlamaCppEngine:
+        return cls(LlamaCppEngine.load_state(state))
+
+    async def complete(self, request: Request) -> Response:
+        import asyncio
+
+        return await asyncio.to_thread(self.sync.complete, request)
+
+    async def stream(self, request: Request):
+        for event in response_to_events(await self.complete(request)):
+            yield event
+
+    async def aclose(self) -> None:
+        pass

@@ -1,0 +1,315 @@
+"""Training loop for registered sequential recommenders, with optional profile distillation and MLflow.
+
+`train_seqrec(config)` is the whole entry point: it sets the seeds, the torch thread count and the
+MLflow tracking URI (global state, set once here), trains with early stopping on the full-ranking
+validation metric, restores the best epoch and reports the test split under every configured
+protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from uue.errors import ConfigError
+from uue.eval.seqrec import SeqRecEvaluator
+from uue.trainers.seqrec.config import SeqRecConfig
+from uue.trainers.seqrec.data import NegativeSampler, SeqRecData, Split, TrainLoader, load_seqrec
+from uue.trainers.seqrec.distill import ProfileDistillationLoss
+from uue.trainers.seqrec.layers import SeqRecommender
+from uue.trainers.seqrec.profiles import load_profiles, reduce_profiles
+from uue.trainers.seqrec.registry import get_recommender
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+
+@dataclass
+class TrainResult:
+    model: SeqRecommender
+    data: SeqRecData
+    best_epoch: int
+    epochs_run: int
+    valid_metrics: dict[str, float]  # full ranking, best epoch
+    test_metrics: dict[str, dict[str, float]]  # protocol name -> metrics
+    train_seconds: float  # optimisation only, evaluation excluded
+    samples_per_second: float  # training sequences (one per user) per second
+    history: list[dict[str, float]] = field(default_factory=list)
+    distillation: ProfileDistillationLoss | None = None
+    run_id: str | None = None
+
+
+def mlflow_key(name: str) -> str:
+    """MLflow metric keys allow [A-Za-z0-9_\\-. /]: `NDCG@10` -> `NDCG_10`."""
+    return name.replace("@", "_")
+
+
+class _Tracker:
+    """Thin MLflow wrapper; a no-op when tracking is disabled."""
+
+    def __init__(self, config: SeqRecConfig):
+        self.enabled = config.tracking.enabled
+        self.run_id: str | None = None
+        if self.enabled:
+            import mlflow
+
+            self.mlflow = mlflow
+            uri = (
+                config.tracking.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+            )
+            mlflow.set_tracking_uri(uri)
+            mlflow.set_experiment(config.experiment_name)
+
+    @contextlib.contextmanager
+    def run(self, config: SeqRecConfig) -> Iterator[_Tracker]:
+        if not self.enabled:
+            yield self
+            return
+        with self.mlflow.start_run(run_name=config.tracking.run_name) as active:
+            self.run_id = active.info.run_id
+            self.mlflow.log_params(config.flat_params())
+            self.mlflow.log_dict(config.model_dump(mode="json"), "config.yaml")
+            yield self
+
+    def params(self, params: dict[str, Any]) -> None:
+        if self.enabled:
+            self.mlflow.log_params({k: str(v) for k, v in params.items()})
+
+    def metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        if self.enabled:
+            self.mlflow.log_metrics({mlflow_key(k): float(v) for k, v in metrics.items()}, step=step)
+
+    def model(self, model: SeqRecommender) -> None:
+        if self.enabled:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "model.pt"
+                torch.save(model.state_dict(), path)
+                self.mlflow.log_artifact(str(path))
+
+
+@dataclass
+class _Distill:
+    """The distillation loss with the profile rows of every user (on the training device)."""
+
+    loss: ProfileDistillationLoss
+    profiles: torch.Tensor  # [U, E]
+    has_profile: torch.Tensor  # [U] bool
+
+
+def _distillation(
+    config: SeqRecConfig, data: SeqRecData, device: torch.device
+) -> tuple[_Distill, dict[str, Any]]:
+    """Profiles aligned to the dataset's users, PCA-reduced; -> (distillation, params to log)."""
+    cfg = config.distillation
+    table = load_profiles(cfg.profiles_path)
+    table, pca = reduce_profiles(table, cfg.profile_dim)
+    profiles, has_profile = table.aligned(data.user_ids)
+    coverage = float(has_profile.float().mean())
+    if coverage == 0.0:
+        raise ConfigError(
+            f"{cfg.profiles_path}: no profile matches a user of {data.name}",
+            hint="profile keys must be the user ids of the sequence file's first column",
+        )
+    loss = ProfileDistillationLoss.from_config(cfg, config.model.hidden_units, table.dim).to(device)
+    info: dict[str, Any] = {"profiles.coverage": round(coverage, 4), "profiles.dim": table.dim}
+    if pca is not None:
+        info["profiles.pca_explained_variance"] = round(float(pca.explained_variance_ratio.sum()), 4)
+    return _Distill(loss, profiles.to(device), has_profile.to(device)), info
+
+
+def _train_epoch(
+    model: SeqRecommender,
+    loader: TrainLoader,
+    sampler: NegativeSampler,
+    rng: np.random.Generator,
+    optimizer: torch.optim.Optimizer,
+    epoch: int,
+    max_grad_norm: float | None,
+    distill: _Distill | None,
+) -> dict[str, float]:
+    """One pass over the training users -> mean losses (and mean beta while distilling)."""
+    model.train()
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    sums = {"loss": 0.0, "rec_loss": 0.0, "distill_loss": 0.0, "beta": 0.0}
+    steps, distill_steps = 0, 0
+    for batch in loader.epoch(rng):
+        steps += 1
+        rec_loss, encoded = model.training_loss(batch, sampler, rng)
+        loss = rec_loss
+        if distill is not None:
+            rows = batch.user_index.to(distill.profiles.device)
+            parts = distill.loss(rec_loss, encoded, distill.profiles[rows], distill.has_profile[rows], epoch)
+            loss = parts.total
+            if parts.distill is not None:
+                sums["distill_loss"] += parts.distill.item()
+                sums["beta"] += parts.beta
+                distill_steps += 1
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
+        optimizer.step()
+        sums["loss"] += loss.item()
+        sums["rec_loss"] += rec_loss.item()
+    row = {"loss": sums["loss"] / steps, "rec_loss": sums["rec_loss"] / steps}
+    if distill_steps:
+        row |= {"distill_loss": sums["distill_loss"] / distill_steps, "beta": sums["beta"] / distill_steps}
+    return row
+
+
+def train_seqrec(config: SeqRecConfig, data: SeqRecData | None = None) -> TrainResult:
+    """Train `config.model` on `config.data` (or the given, already loaded `data`) and evaluate it."""
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.training.num_threads)
+    rng = np.random.default_rng(config.seed)
+    device = torch.device(config.training.device)
+    if data is None:
+        data = load_seqrec(config.data.path, config.data.file_format, config.data.max_users)
+
+    model = get_recommender(config.model.model_name)(config.model, data.num_items).to(device)
+    distill, distill_info = None, {}
+    if config.distillation.enabled:
+        distill, distill_info = _distillation(config, data, device)
+    parameters = list(model.parameters()) + (list(distill.loss.parameters()) if distill is not None else [])
+    optimizer = torch.optim.Adam(
+        parameters,
+        lr=config.training.learning_rate,
+        betas=(0.9, 0.98),
+        weight_decay=config.training.weight_decay,
+    )
+    loader = TrainLoader(
+        data, config.model.maxlen, config.training.batch_size, config.training.bucket_batches
+    )
+    sampler = NegativeSampler(data)
+    ev = config.eval
+    valid = SeqRecEvaluator(
+        data, "full", ev.ks, Split.valid, ev.negatives_seed, ev.batch_size, ev.select_metric
+    )
+    tests = [
+        SeqRecEvaluator(data, p, ev.ks, Split.test, ev.negatives_seed, ev.batch_size) for p in ev.protocols
+    ]
+
+    tracker = _Tracker(config)
+    with tracker.run(config):
+        tracker.params({"data." + k: v for k, v in data.describe().items()} | distill_info)
+        if distill is not None:
+            tracker.params({"distill." + k: v for k, v in distill.loss.get_config_dict().items()})
+        best = {"score": -np.inf, "epoch": 0, "state": None, "metrics": {}}
+        history: list[dict[str, float]] = []
+        train_seconds, samples_seen, stale, epoch = 0.0, 0, 0, 0
+        for epoch in range(1, config.training.epochs + 1):
+            start = time.perf_counter()
+            row = _train_epoch(
+                model, loader, sampler, rng, optimizer, epoch, config.training.max_grad_norm, distill
+            )
+            elapsed = time.perf_counter() - start
+            train_seconds += elapsed
+            samples_seen += loader.num_samples
+            row["samples_per_second"] = loader.num_samples / elapsed
+            if epoch % config.training.eval_every == 0 or epoch == config.training.epochs:
+                metrics = valid(model)
+                row |= {f"valid.full.{k}": v for k, v in metrics.items()}
+                score = metrics[ev.select_metric]
+                if score > best["score"]:
+                    best = {
+                        "score": score,
+                        "epoch": epoch,
+                        "metrics": metrics,
+                        "state": copy.deepcopy(model.state_dict()),
+                    }
+                    stale = 0
+                elif not (distill is not None and distill.loss.is_distilling(epoch)):
+                    stale += 1  # patience only runs out in the recommendation-only stage
+            history.append(row)
+            tracker.metrics(row, step=epoch)
+            logger.info("epoch %d %s", epoch, {k: round(v, 4) for k, v in row.items()})
+            if config.training.patience is not None and stale >= config.training.patience:
+                break
+
+        model.load_state_dict(best["state"])
+        test_metrics = {evaluator.protocol.name: evaluator(model) for evaluator in tests}
+        samples_per_second = samples_seen / train_seconds if train_seconds else 0.0
+        final = {f"test.{p}.{k}": v for p, m in test_metrics.items() for k, v in m.items()}
+        final |= {f"best_valid.full.{k}": v for k, v in best["metrics"].items()}
+        final |= {
+            "best_epoch": best["epoch"],
+            "train_seconds": train_seconds,
+            "samples_per_second": samples_per_second,
+        }
+        tracker.metrics(final)
+        if config.tracking.save_model:
+            tracker.model(model)
+    return TrainResult(
+        model=model,
+        data=data,
+        best_epoch=best["epoch"],
+        epochs_run=epoch,
+        valid_metrics=best["metrics"],
+        test_metrics=test_metrics,
+        train_seconds=train_seconds,
+        samples_per_second=samples_per_second,
+        history=history,
+        distillation=distill.loss if distill is not None else None,
+        run_id=tracker.run_id,
+    )
+
+
+def save_checkpoint(model: SeqRecommender, config: SeqRecConfig, path: str | Path) -> Path:
+    """state_dict + the config and item count needed to rebuild the model."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "config": config.model_dump(mode="json"),
+        "num_items": model.num_items,
+        "state_dict": model.state_dict(),
+    }
+    torch.save(payload, path)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> tuple[SeqRecommender, SeqRecConfig]:
+    from uue.trainers.seqrec.config import config_from_dict
+
+    try:
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, KeyError) as error:
+        raise ConfigError(f"{path}: not a seqrec checkpoint ({error})") from None
+    config = config_from_dict(payload["config"], source=str(path))
+    model = get_recommender(config.model.model_name)(config.model, payload["num_items"])
+    model.load_state_dict(payload["state_dict"])
+    return model.eval(), config
+
+
+def evaluate_seqrec_config(
+    config: SeqRecConfig, protocols: list[str] | None = None, checkpoint: str | Path | None = None
+) -> dict[str, dict[str, float]]:
+    """Test metrics per protocol: of the checkpoint if given (data from `config`), else of a fresh
+    training run with `config` (the benchmark path). `protocols` replaces `config.eval.protocols`."""
+    protocols = protocols or config.eval.protocols
+    if checkpoint is None:
+        config = config.model_copy(update={"eval": config.eval.model_copy(update={"protocols": protocols})})
+        return train_seqrec(config).test_metrics
+    torch.set_num_threads(config.training.num_threads)
+    model, _ = load_checkpoint(checkpoint)
+    data = load_seqrec(config.data.path, config.data.file_format, config.data.max_users)
+    if data.num_items > model.num_items:
+        raise ConfigError(
+            f"{checkpoint}: trained on {model.num_items} items, {data.name} has {data.num_items}"
+        )
+    ev = config.eval
+    return {
+        p: SeqRecEvaluator(data, p, ev.ks, Split.test, ev.negatives_seed, ev.batch_size)(model)
+        for p in protocols
+    }

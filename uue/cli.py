@@ -22,6 +22,11 @@ app = typer.Typer(help="Universal user embeddings distilled from an LLM teacher.
 console = Console(stderr=True)
 
 
+@app.callback()
+def uue() -> None:
+    """ingest → synth → bench → train: universal user embeddings from raw activity histories."""
+
+
 def one_line_errors(command):
     """Domain errors become one red line and exit code 2, never a traceback."""
 
@@ -88,6 +93,171 @@ def ingest(
     console.print(
         f"[green]wrote[/green] {summary['users_written']:,} users, {summary['records_written']:,} activities "
         f"from {summary['lines_read']:,} lines to {out}; skipped {json.dumps(summary['skipped'])}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+@one_line_errors
+def bench(
+    triplets: Annotated[Path, typer.Option(help="Directory written by `uue synth`")],
+    model: Annotated[list[str], typer.Option(help="bm25 | minilm | litellm:<model> | model folder; repeat")] = ["bm25", "minilm"],  # noqa: B006
+    distractors: Annotated[int, typer.Option(help="Other users' positives added to each query")] = 9,
+    red_flag: Annotated[float, typer.Option(help="Best-baseline Recall@1 at or above this is a red flag")] = 0.8,
+    max_triplets: Annotated[int | None, typer.Option(help="Use only the first N triplets")] = None,
+    task: Annotated[list[str] | None, typer.Option(help="Also run: reid | interests | next-subreddit")] = None,
+    histories: Annotated[Path | None, typer.Option(help="Histories for --task (from `uue ingest`)")] = None,
+    valid_fraction: Annotated[float, typer.Option(help="Held-out user share for --task (same split as train)")] = 0.1,
+    max_users: Annotated[int, typer.Option(help="At most N held-out users for --task")] = 500,
+    seed: Annotated[int, typer.Option(help="Distractor and bootstrap seed")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Directory for report.json (default: --triplets)")] = None,
+) -> None:
+    """Seed 000 step 2: how well do off-the-shelf embedders solve the triplets? Verdict + report.json."""
+    from rich.console import Console as StdoutConsole
+
+    from uue.eval.bench import BenchConfig, load_triplets, run_bench
+    from uue.eval.embedders import make_embedder
+    from uue.eval.report import bench_table, task_table, write_report
+    from uue.eval.tasks import Task, TaskConfig, held_out_histories, run_task
+
+    config = BenchConfig(triplets=triplets, models=model, distractors=distractors, red_flag_recall_at_1=red_flag, max_triplets=max_triplets, seed=seed, out=out)
+    embedders = {spec: make_embedder(spec) for spec in dict.fromkeys(model)}
+    report = run_bench(config, embedders)
+    stdout = StdoutConsole()
+    stdout.print(bench_table(report))
+    if task:
+        if histories is None:
+            raise UueError("--task needs --histories")
+        tasks = [Task(t) for t in task]
+        task_config = TaskConfig(histories=histories, triplets=triplets, valid_fraction=valid_fraction, max_users=max_users, seed=seed)
+        users = held_out_histories(task_config)
+        table = load_triplets(triplets)
+        report["tasks"] = {spec: {t.value: run_task(t, e, task_config, users, table) for t in tasks} for spec, e in embedders.items()}
+        report["tasks"] = json.loads(json.dumps(report["tasks"], default=lambda e: e.as_dict()))
+        stdout.print(task_table(report["tasks"]))
+    verdict = report["verdict"]
+    colour = "red" if verdict["verdict"] == "red flag" else "green"
+    stdout.print(f"[{colour}]verdict: {verdict['verdict']}[/{colour}] {verdict.get('detail', '')}", soft_wrap=True)
+    for row in report["easiest"][: 5 if verdict["verdict"] == "red flag" else 0]:
+        stdout.print(f"  easy: {row['triplet_id']} margin {row['margin']:.3f}: {row['positive'][:100]}", soft_wrap=True)
+    console.print(f"[green]wrote[/green] {write_report(report, out or triplets)}")
+
+
+@app.command()
+@one_line_errors
+def train(
+    triplets: Annotated[Path, typer.Option(help="Directory written by `uue synth`")],
+    out: Annotated[Path, typer.Option(help="Output directory for the model")],
+    base_model: Annotated[str, typer.Option(help="minilm | sentence-transformers folder or name")] = "minilm",
+    epochs: Annotated[float, typer.Option()] = 1.0,
+    max_steps: Annotated[int, typer.Option(help="-1: run the epochs")] = -1,
+    batch_size: Annotated[int, typer.Option()] = 16,
+    learning_rate: Annotated[float, typer.Option()] = 2e-5,
+    loss: Annotated[str, typer.Option(help="mnrl | cached-mnrl")] = "mnrl",
+    matryoshka_dims: Annotated[str, typer.Option(help="e.g. 32,64,128,256,384 (empty: off)")] = "",
+    lora: Annotated[bool, typer.Option(help="Train a LoRA adapter")] = False,
+    max_seq_length: Annotated[int, typer.Option()] = 256,
+    valid_fraction: Annotated[float, typer.Option(help="Held-out share of users")] = 0.1,
+    eval_steps: Annotated[int, typer.Option(help="Evaluate + checkpoint every N steps")] = 50,
+    resume: Annotated[bool, typer.Option(help="Resume from out/checkpoints")] = False,
+    max_samples: Annotated[int | None, typer.Option(help="Train on at most N triplets")] = None,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment")] = "uue-student",
+) -> None:
+    """Train the student bi-encoder on teacher triplets (MNRL + hard negatives), tracked in MLflow."""
+    from pydantic import ValidationError
+
+    from uue.errors import ConfigError
+    from uue.trainers.student import train as run_train
+    from uue.trainers.student_config import TrainConfig
+
+    try:
+        dims = [int(d) for d in matryoshka_dims.split(",") if d.strip()]
+        config = TrainConfig(triplets=triplets, out=out, base_model=base_model, epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate, loss=loss, matryoshka_dims=dims, lora=lora, max_seq_length=max_seq_length, valid_fraction=valid_fraction, eval_steps=eval_steps, resume=resume, max_samples=max_samples, experiment=experiment)
+    except (ValueError, ValidationError) as error:
+        raise ConfigError(f"bad training option: {error}".splitlines()[0] + " " + str(error).splitlines()[-1]) from None
+    result = run_train(config)
+    console.print(f"[green]saved[/green] {out} (MLflow run {result['run_id']} at {config.tracking_uri})")
+    for name, value in sorted(result["metrics"].items()):
+        console.print(f"  {name} = {value:.4f}", highlight=False)
+
+
+@app.command()
+@one_line_errors
+def embed(
+    model: Annotated[str, typer.Option(help="minilm | litellm:<model> | model folder")],
+    histories: Annotated[Path, typer.Option(help="Directory written by `uue ingest`")],
+    out: Annotated[Path, typer.Option(help="Parquet file (user_id, vector); updated in place")],
+    pooling: Annotated[str, typer.Option(help="mean | recency | last")] = "mean",
+) -> None:
+    """Embed every user's history; users whose activities did not change keep their vector."""
+    from uue.eval.embed_store import embed_users
+    from uue.eval.embedders import make_embedder
+    from uue.eval.user_vectors import Pooling
+
+    stats = embed_users(make_embedder(model), model, histories, out, Pooling(pooling))
+    console.print(f"[green]wrote[/green] {stats.users} users to {out}: {stats.embedded} embedded, {stats.reused} unchanged")
+
+
+@app.command()
+@one_line_errors
+def similar(
+    user: Annotated[str, typer.Argument(help="A user id present in the embeddings file")],
+    embeddings: Annotated[Path, typer.Option(help="Parquet file written by `uue embed`")],
+    k: Annotated[int, typer.Option(help="How many neighbours")] = 10,
+) -> None:
+    """The users nearest to USER (cosine similarity of user embeddings)."""
+    from uue.eval.embed_store import similar_users
+
+    for other, score in similar_users(user, embeddings, k):
+        typer.echo(f"{score:.4f}\t{other}")
+
+
+@app.command()
+@one_line_errors
+def synth(
+    histories: Annotated[Path, typer.Option(help="Directory written by `uue ingest`")],
+    out: Annotated[Path, typer.Option(help="Output: triplets/, report.json, progress/ (resume), dspy_cache/")],
+    teacher: Annotated[str, typer.Option(help="LiteLLM model string or local/<name>")] = "local/qwen2.5-coder-0.5b",
+    api_base: Annotated[str | None, typer.Option(help="Server URL of a hosted teacher")] = None,
+    max_users: Annotated[int | None, typer.Option(help="Only the first N users")] = None,
+    max_positives: Annotated[int, typer.Option(help="Positives per user")] = 3,
+    segment_size: Annotated[int, typer.Option(help="Most recent activities shown to the teacher")] = 16,
+    candidates: Annotated[int, typer.Option(help="Pool candidates reranked per positive")] = 4,
+    negatives: Annotated[str, typer.Option(help="rerank | generated")] = "rerank",
+    min_judge_score: Annotated[float | None, typer.Option(help="Judge positives, drop those below")] = None,
+    workers: Annotated[int, typer.Option(help="Concurrent units (remote teachers only)")] = 1,
+    program: Annotated[Path | None, typer.Option(help="Compiled SynthProgram saved with DSPy save")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of candidate sampling")] = 0,
+) -> None:
+    """Write (context, positive, negative) triplets with the teacher; rerun the same command to resume."""
+    from pydantic import ValidationError
+
+    from uue.errors import ConfigError
+    from uue.programs.lm import TeacherConfig
+    from uue.programs.synth import SynthConfig, run_synth
+
+    try:
+        config = SynthConfig(
+            histories=histories,
+            out=out,
+            teacher=TeacherConfig(model=teacher, api_base=api_base),
+            max_users=max_users,
+            max_positives=max_positives,
+            segment_size=segment_size,
+            candidates=candidates,
+            negatives=negatives,
+            min_judge_score=min_judge_score,
+            workers=workers,
+            program=program,
+            seed=seed,
+        )
+    except ValidationError as error:
+        raise ConfigError(error.errors()[0]["msg"]) from None
+    report = run_synth(config)
+    console.print(
+        f"[green]wrote[/green] {report['triplets']:,} triplets from {report['users']:,} users to {out}/triplets; "
+        f"{report['llm']['generated_calls']:,} LLM calls, failures {json.dumps(report['failures'])}",
         highlight=False,
         soft_wrap=True,
     )

@@ -22,10 +22,41 @@ _READ_BUFFER = 1 << 20
 _PROGRESS_EVERY = 4096
 
 
+class _ZstdFrames(io.RawIOBase):
+    """Decompresses every frame of a .zst stream and, unlike `stream_reader`, notices a cut-off frame."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw = raw
+        self.context = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+        self.frame = self.context.decompressobj()
+        self.frame_started = False
+        self.pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self.pending:
+            chunk = self.raw.read(_READ_BUFFER)
+            if not chunk:
+                if self.frame_started and not self.frame.eof:
+                    raise zstandard.ZstdError("the last frame is incomplete")
+                return 0
+            while chunk:
+                self.frame_started = True
+                self.pending += self.frame.decompress(chunk)
+                chunk = self.frame.unused_data if self.frame.eof else b""
+                if self.frame.eof:  # the next bytes start a new frame
+                    self.frame, self.frame_started = self.context.decompressobj(), bool(chunk)
+        size = min(len(buffer), len(self.pending))
+        buffer[:size] = self.pending[:size]
+        self.pending = self.pending[size:]
+        return size
+
+
 def _open_binary(raw: BinaryIO, path: Path) -> io.BufferedIOBase:
     if path.suffix == ".zst":
-        reader = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).stream_reader(raw, closefd=False)
-        return io.BufferedReader(reader, _READ_BUFFER)
+        return io.BufferedReader(_ZstdFrames(raw), _READ_BUFFER)
     if path.suffix == ".gz":
         return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), _READ_BUFFER)  # type: ignore[arg-type]
     return io.BufferedReader(raw, _READ_BUFFER)

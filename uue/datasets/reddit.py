@@ -1,19 +1,18 @@
 """Reddit Pushshift comments (RC) and submissions (RS) → per-user histories with thread context.
 
-Memory stays bounded on dumps larger than RAM: one streaming pass writes every line's few needed
-fields into an on-disk SQLite index (page cache capped by `SQLITE_CACHE_KIB`); users are then
-selected with SQL and their histories are built in batches of `USER_BATCH` users, fetching each
-batch's submissions and parent chains with set-at-a-time queries. Peak memory is one batch of
-histories plus the SQLite cache, whatever the dump size; disk use is about the size of the
-decompressed text fields.
+One streaming pass parses every line and keeps only the fields the join needs in an index
+(`reddit_index.py`): in memory when the input fits `IngestOptions.memory_budget_mb`, else in an
+on-disk SQLite file with a capped page cache, so memory stays bounded on dumps larger than RAM.
+Users are then selected (time window, minimum activities, most active N) and their histories built
+in batches of `USER_BATCH` users; each batch's parent chains are fetched level by level, set at a
+time. Peak memory on the disk index is one batch of histories plus the SQLite cache.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
+import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -21,6 +20,7 @@ import orjson
 from uue.datasets.io import iter_lines
 from uue.datasets.options import IngestOptions
 from uue.datasets.records import Activity, ContextMessage, History, Source, ThreadContext
+from uue.datasets.reddit_index import MemoryIndex, RedditIndex, SqliteIndex
 from uue.datasets.registry import PlatformParser, register_parser
 from uue.datasets.tally import IngestTally
 
@@ -47,16 +47,9 @@ DEFAULT_BOTS = frozenset(
 DELETED_MARKERS = frozenset({"[deleted]", "[removed]", ""})
 USER_BATCH = 2000
 INSERT_BATCH = 20000
-SQLITE_CACHE_KIB = 262144  # 256 MiB page cache: the only part of the index held in memory
+# Decompressed JSON per compressed byte, generous: the in-memory index keeps a fraction of it.
+_EXPANSION = {".zst": 10, ".gz": 6}
 _NO_LIMIT = 2**62
-
-_SCHEMA = """
-CREATE TABLE submissions (id TEXT PRIMARY KEY, author TEXT, title TEXT, selftext TEXT, subreddit TEXT,
-                          created_utc INTEGER, file INTEGER, line INTEGER, skip_reason TEXT) WITHOUT ROWID;
-CREATE TABLE comments (id TEXT PRIMARY KEY, author TEXT, body TEXT, subreddit TEXT, link_id TEXT,
-                       parent_id TEXT, created_utc INTEGER, file INTEGER, line INTEGER, skip_reason TEXT)
-                       WITHOUT ROWID;
-"""
 
 
 class _BadLine(Exception):
@@ -86,12 +79,8 @@ def _timestamp(obj: dict) -> int:
         raise _BadLine("invalid_field:created_utc", repr(value)[:40]) from None
 
 
-def _in_batch(table: str) -> str:
-    """SQL: the row is an activity of one of the batch's `:authors` inside the time window."""
-    return (
-        f"{table}author IN (SELECT value FROM json_each(:authors)) AND {table}skip_reason = ''"
-        f" AND {table}created_utc >= :since AND {table}created_utc < :until"
-    )
+def _estimated_mb(files: Sequence[Path]) -> float:
+    return sum(p.stat().st_size * _EXPANSION.get(p.suffix, 1) for p in files) / 2**20
 
 
 def _strip_kind(fullname: str) -> str:
@@ -107,38 +96,35 @@ class RedditParser(PlatformParser):
     files: Sequence[Path]
     workdir: Path
     on_progress: Callable[[Path, int], None] | None = None
-    _db: sqlite3.Connection | None = field(default=None, init=False, repr=False)
 
     def histories(self, options: IngestOptions, tally: IngestTally) -> Iterator[History]:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        index_path = self.workdir / "reddit-index.sqlite"
-        index_path.unlink(missing_ok=True)
-        self._db = sqlite3.connect(index_path)
+        index = self._choose_index(options)
         try:
-            self._db.executescript(
-                f"PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-{SQLITE_CACHE_KIB};"
-                "PRAGMA temp_store=FILE;" + _SCHEMA
-            )
-            self._load(tally, options.bots if options.bots is not None else DEFAULT_BOTS)
-            yield from self._select_and_build(options, tally)
+            self._load(index, tally, options.bots if options.bots is not None else DEFAULT_BOTS)
+            yield from self._select_and_build(index, options, tally)
         finally:
-            self._db.close()
-            self._db = None
-            index_path.unlink(missing_ok=True)
+            index.close()
+
+    def _choose_index(self, options: IngestOptions) -> RedditIndex:
+        if (
+            options.index == "memory"
+            or options.index == "auto"
+            and _estimated_mb(self.files) <= options.memory_budget_mb
+        ):
+            return MemoryIndex()
+        return SqliteIndex(self.workdir / "reddit-index.sqlite")
 
     # -- pass 1: stream every line into the index ------------------------------------------------
-    def _load(self, tally: IngestTally, bots: frozenset[str]) -> None:
-        db = self._db
+    def _load(self, index: RedditIndex, tally: IngestTally, bots: frozenset[str]) -> None:
         comments: list[tuple] = []
         submissions: list[tuple] = []
-        stored = 0
+        parsed = 0
         for file_index, path in enumerate(self.files):
             name = str(path)
             progress = (lambda done, path=path: self.on_progress(path, done)) if self.on_progress else None
             lines_before = tally.lines_read
             for line_number, raw in iter_lines(path, progress):
                 tally.lines_read += 1
-                tally.records_read += 1
                 if not raw.strip():
                     tally.skip("empty_line")
                     continue
@@ -148,29 +134,19 @@ class RedditParser(PlatformParser):
                     tally.reject(name, line_number, bad.reason, raw, bad.detail)
                     continue
                 (comments if len(row) == 10 else submissions).append(row)
-                if len(comments) >= INSERT_BATCH or len(submissions) >= INSERT_BATCH:
-                    stored += self._insert(comments, submissions)
+                if len(comments) + len(submissions) >= INSERT_BATCH:
+                    parsed += len(comments) + len(submissions)
+                    index.add(comments, submissions)
+                    comments, submissions = [], []
             if tally.lines_read == lines_before:
                 tally.problem(f"{name}: file is empty (0 lines)")
-        stored += self._insert(comments, submissions)
-        db.execute("CREATE INDEX comments_author ON comments(author)")
-        db.execute("CREATE INDEX submissions_author ON submissions(author)")
-        unique = db.execute("SELECT (SELECT COUNT(*) FROM comments) + (SELECT COUNT(*) FROM submissions)").fetchone()[0]
-        tally.skip("duplicate_id", stored - unique)
-        for table in ("comments", "submissions"):
-            for reason, count in db.execute(
-                f"SELECT skip_reason, COUNT(*) FROM {table} WHERE skip_reason != '' GROUP BY skip_reason"
-            ):
-                tally.skip(reason, count)
-
-    def _insert(self, comments: list[tuple], submissions: list[tuple]) -> int:
-        stored = len(comments) + len(submissions)
-        with self._db:
-            self._db.executemany("INSERT OR IGNORE INTO comments VALUES (?,?,?,?,?,?,?,?,?,?)", comments)
-            self._db.executemany("INSERT OR IGNORE INTO submissions VALUES (?,?,?,?,?,?,?,?,?)", submissions)
-        comments.clear()
-        submissions.clear()
-        return stored
+        parsed += len(comments) + len(submissions)
+        index.add(comments, submissions)
+        tally.records_read = tally.lines_read
+        unique, skipped = index.finish()
+        tally.skip("duplicate_id", parsed - unique)
+        for reason, count in skipped.items():
+            tally.skip(reason, count)
 
     def _parse_line(self, raw: bytes, file_index: int, line_number: int, bots: frozenset[str]) -> tuple:
         try:
@@ -194,7 +170,18 @@ class RedditParser(PlatformParser):
             parent_id = _text_field(obj, "parent_id")
             if not skip and body in DELETED_MARKERS:
                 skip = "deleted_body"
-            return (record_id, author, body, subreddit, link_id, parent_id, created, file_index, line_number, skip)
+            return (
+                record_id,
+                author,
+                body,
+                subreddit,
+                link_id,
+                parent_id,
+                created,
+                file_index,
+                line_number,
+                skip,
+            )
         if "title" in obj:
             title = _text_field(obj, "title")
             selftext = obj.get("selftext") or ""
@@ -204,57 +191,48 @@ class RedditParser(PlatformParser):
         raise _BadLine("unknown_record_type", "neither a comment (body, parent_id) nor a submission (title)")
 
     # -- pass 2: select users, build histories batch by batch --------------------------------------
-    def _select_and_build(self, options: IngestOptions, tally: IngestTally) -> Iterator[History]:
-        db = self._db
+    def _select_and_build(
+        self, index: RedditIndex, options: IngestOptions, tally: IngestTally
+    ) -> Iterator[History]:
         since = options.since if options.since is not None else -_NO_LIMIT
         until = options.until if options.until is not None else _NO_LIMIT
-        in_range = "skip_reason = '' AND created_utc >= :since AND created_utc < :until"
-        window = {"since": since, "until": until}
-        activities = db.execute(
-            "SELECT (SELECT COUNT(*) FROM comments WHERE skip_reason = '')"
-            " + (SELECT COUNT(*) FROM submissions WHERE skip_reason = '')"
-        ).fetchone()[0]
-        db.execute(
-            "CREATE TEMP TABLE user_counts AS SELECT author, COUNT(*) AS n FROM ("
-            f"SELECT author FROM comments WHERE {in_range} UNION ALL SELECT author FROM submissions WHERE {in_range}"
-            ") GROUP BY author",
-            window,
+        activities = tally.records_read - sum(tally.skipped.values())
+        counts = list(index.activity_counts(since, until))
+        tally.skip("outside_time_range", activities - sum(n for _, n in counts))
+        eligible = [(author, n) for author, n in counts if n >= options.min_activities]
+        tally.skip("user_below_min_activities", sum(n for _, n in counts) - sum(n for _, n in eligible))
+        if options.max_users is not None and len(eligible) > options.max_users:
+            eligible = heapq.nsmallest(options.max_users, eligible, key=lambda pair: (-pair[1], pair[0]))
+        tally.skip(
+            "over_max_users",
+            sum(n for _, n in counts if n >= options.min_activities) - sum(n for _, n in eligible),
         )
-        counted = db.execute("SELECT COALESCE(SUM(n), 0) FROM user_counts").fetchone()[0]
-        tally.skip("outside_time_range", activities - counted)
-        below = db.execute("SELECT COALESCE(SUM(n), 0) FROM user_counts WHERE n < ?", (options.min_activities,))
-        tally.skip("user_below_min_activities", below.fetchone()[0])
-        db.execute(
-            "CREATE TEMP TABLE selected AS SELECT author, n FROM user_counts WHERE n >= ? "
-            "ORDER BY n DESC, author LIMIT ?",
-            (options.min_activities, options.max_users or -1),
-        )
-        eligible = db.execute("SELECT COALESCE(SUM(n), 0) FROM user_counts WHERE n >= ?", (options.min_activities,))
-        kept = db.execute("SELECT COALESCE(SUM(n), 0) FROM selected").fetchone()[0]
-        tally.skip("over_max_users", eligible.fetchone()[0] - kept)
-
-        users = [author for (author,) in db.execute("SELECT author FROM selected ORDER BY author")]
+        users = sorted(author for author, _ in eligible)
         for start in range(0, len(users), USER_BATCH):
-            yield from self._build_batch(users[start : start + USER_BATCH], window, options.max_parent_depth)
+            yield from self._build_batch(
+                index, users[start : start + USER_BATCH], since, until, options.max_parent_depth
+            )
 
-    def _build_batch(self, authors: list[str], window: dict, max_depth: int) -> Iterator[History]:
-        db = self._db
-        params = {**window, "authors": json.dumps(authors)}
-        comment_rows = db.execute(
-            "SELECT c.id, c.author, c.body, c.subreddit, c.link_id, c.parent_id, c.created_utc, c.file, c.line,"
-            " s.title, s.selftext, s.author FROM comments c LEFT JOIN submissions s ON s.id = c.link_id"
-            f" WHERE {_in_batch('c.')}",
-            params,
-        ).fetchall()
-        submission_rows = db.execute(
-            f"SELECT id, author, title, selftext, subreddit, created_utc, file, line FROM submissions"
-            f" WHERE {_in_batch('')}",
-            params,
-        ).fetchall()
-        parents = self._fetch_parents((row[5] for row in comment_rows), max_depth)
-
+    def _build_batch(
+        self, index: RedditIndex, authors: list[str], since: int, until: int, max_depth: int
+    ) -> Iterator[History]:
+        comment_rows, submission_rows = index.user_rows(authors, since, until)
+        parents = self._fetch_parents(index, (row[5] for row in comment_rows), max_depth)
         by_user: dict[str, list[Activity]] = {author: [] for author in authors}
-        for cid, author, body, subreddit, link_id, parent_id, created, file, line, title, selftext, op in comment_rows:
+        for (
+            cid,
+            author,
+            body,
+            subreddit,
+            link_id,
+            parent_id,
+            created,
+            file,
+            line,
+            title,
+            selftext,
+            op,
+        ) in comment_rows:
             chain, record_ids = self._chain(parent_id, parents, max_depth)
             by_user[author].append(
                 Activity(
@@ -264,12 +242,12 @@ class RedditParser(PlatformParser):
                     kind="comment",
                     timestamp=created,
                     text=body,
-                    context=ThreadContext(subreddit, title or "", selftext or "", op or "", chain),
+                    context=ThreadContext(subreddit, title, selftext, op, chain),
                     thread_id=f"t3_{link_id}",
                     source=Source(str(self.files[file]), line, [f"t1_{cid}", f"t3_{link_id}", *record_ids]),
                 )
             )
-        for sid, author, title, selftext, subreddit, created, file, line in submission_rows:
+        for sid, author, title, selftext, subreddit, created, file, line, _ in submission_rows:
             text = f"{title}\n\n{selftext}" if selftext and selftext not in DELETED_MARKERS else title
             by_user[author].append(
                 Activity(
@@ -289,7 +267,10 @@ class RedditParser(PlatformParser):
             history.sort(key=lambda a: (a.timestamp, a.activity_id))
             yield History(author, self.platform, history)
 
-    def _fetch_parents(self, parent_ids: Iterable[str], max_depth: int) -> dict[str, tuple[str, str, str]]:
+    @staticmethod
+    def _fetch_parents(
+        index: RedditIndex, parent_ids: Iterable[str], max_depth: int
+    ) -> dict[str, tuple[str, str, str]]:
         """Parent comments up to `max_depth` levels: id → (author, body, its parent_id), level by level."""
         found: dict[str, tuple[str, str, str]] = {}
         wanted = {_strip_kind(p) for p in parent_ids if p.startswith("t1_")}
@@ -297,10 +278,7 @@ class RedditParser(PlatformParser):
             wanted -= found.keys()
             if not wanted:
                 break
-            rows = self._db.execute(
-                "SELECT id, author, body, parent_id FROM comments WHERE id IN (SELECT value FROM json_each(?))",
-                (json.dumps(list(wanted)),),
-            ).fetchall()
+            rows = index.parents(wanted)
             found.update((cid, (author, body, parent)) for cid, author, body, parent in rows)
             wanted = {_strip_kind(parent) for _, _, _, parent in rows if parent.startswith("t1_")}
         return found

@@ -48,7 +48,9 @@ def get_parser(platform: str) -> type[PlatformParser]:
     try:
         return PARSERS[platform]
     except KeyError:
-        raise ConfigError(f"no parser for platform '{platform}'", hint=f"known: {', '.join(sorted(PARSERS))}") from None
+        raise ConfigError(
+            f"no parser for platform '{platform}'", hint=f"known: {', '.join(sorted(PARSERS))}"
+        ) from None
 
 
 def _load_builtin_parsers() -> None:

@@ -76,7 +76,9 @@ def render_parts(activity: Activity, pseudonyms: Pseudonyms) -> RenderedActivity
     if ctx.body and ctx.body not in DELETED_AUTHORS:
         lines.append(f"Thread text: {pseudonyms.mask_mentions(thread, ctx.body)}")
     for parent in ctx.parents:
-        lines.append(f"{pseudonyms.name(thread, parent.author)}: {pseudonyms.mask_mentions(thread, parent.text)}")
+        lines.append(
+            f"{pseudonyms.name(thread, parent.author)}: {pseudonyms.mask_mentions(thread, parent.text)}"
+        )
     return RenderedActivity(header, tuple(lines), pseudonyms.mask_mentions(thread, activity.text))
 
 
@@ -125,4 +127,4 @@ def _fit(parts: list[RenderedActivity], budget: int, count_tokens: TokenCounter)
         i = max(range(len(parts)), key=lambda j: sum(cost[j][len(cost[j]) - keep[j] :]) if keep[j] else -1)
         total -= cost[i][len(cost[i]) - keep[i]]
         keep[i] -= 1
-    return [p.text(keep_context=k) for p, k in zip(parts, keep)]
+    return [p.text(keep_context=k) for p, k in zip(parts, keep, strict=True)]

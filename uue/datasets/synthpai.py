@@ -62,7 +62,11 @@ class SynthPAIParser(PlatformParser):
                 raise TypeError("username must be text and comments a list")
         except (orjson.JSONDecodeError, KeyError, TypeError) as error:
             tally.records_read += 1
-            reason = "malformed_json" if isinstance(error, orjson.JSONDecodeError) else "missing_field:username/comments"
+            reason = (
+                "malformed_json"
+                if isinstance(error, orjson.JSONDecodeError)
+                else "missing_field:username/comments"
+            )
             tally.reject(file, line_number, reason, raw, str(error)[:80])
             return None
         activities = []

@@ -1,0 +1,94 @@
+"""Cost of `uue synth` with the offline teacher: triplets/hour, LLM calls and prompt tokens per
+positive, prompt tokens against one pass over the same segments, and a fully cached rerun.
+
+Run: python benchmarks/synth.py [--users 20] [--histories /tmp/ing1] [--out /tmp/uue-bench-synth]
+"One pass" = the model's tokens of each user's rendered segment, counted once. Targets: evaluated
+prompt tokens <= 1.5x one pass; the rerun makes no LLM call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+from uue.programs.lm import ensure_offline_defaults
+
+ensure_offline_defaults()
+
+from uue.programs.extract import recent_segment  # noqa: E402
+from uue.programs.lm import TeacherConfig, build_lm  # noqa: E402
+from uue.programs.synth import SynthConfig, run_synth, select_users  # noqa: E402
+
+
+def one_pass_tokens(config: SynthConfig) -> int:
+    """Tokens (the teacher's tokenizer) of rendering each processed user's segment once."""
+    llm = build_lm(config.teacher).engine.llm
+    users = select_users(config.histories, config.max_users, config.min_activities)
+    segments = [recent_segment(h, config.segment_size, config.segment_budget).text for h in users]
+    return sum(len(llm.tokenize(text.encode("utf-8"), add_bos=False)) for text in segments)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--histories", type=Path, default=Path("/tmp/ing1"))
+    parser.add_argument("--out", type=Path, default=Path("/tmp/uue-bench-synth"))
+    parser.add_argument("--teacher", default="local/qwen2.5-coder-0.5b")
+    parser.add_argument("--min-activities", type=int, default=8)
+    parser.add_argument("--max-positives", type=int, default=2)
+    parser.add_argument("--segment-size", type=int, default=8)
+    parser.add_argument("--segment-budget", type=int, default=768)
+    parser.add_argument("--context-budget", type=int, default=384)
+    parser.add_argument("--candidates", type=int, default=3)
+    args = parser.parse_args()
+    shutil.rmtree(args.out, ignore_errors=True)
+    config = SynthConfig(
+        histories=args.histories,
+        out=args.out,
+        teacher=TeacherConfig(model=args.teacher, max_tokens=256),
+        max_users=args.users,
+        min_activities=args.min_activities,
+        max_positives=args.max_positives,
+        segment_size=args.segment_size,
+        segment_budget=args.segment_budget,
+        context_budget=args.context_budget,
+        candidates=args.candidates,
+        track=False,
+        progress=False,
+    )
+    first = run_synth(config)
+    start = time.perf_counter()
+    rerun = run_synth(config)
+    rerun_s = time.perf_counter() - start
+    llm, positives = first["llm"], max(1, first["positives"])
+    evaluated = llm["prompt_tokens"] - llm["cached_prompt_tokens"]
+    one_pass = one_pass_tokens(config)
+    figures = {
+        "users": first["users"],
+        "positives": first["positives"],
+        "triplets": first["triplets"],
+        "failures": first["failures"],
+        "seconds": first["seconds"],
+        "triplets_per_hour": round(first["triplets"] / first["seconds"] * 3600, 1),
+        "llm_calls": llm["calls"],
+        "llm_calls_per_positive": round(llm["calls"] / positives, 2),
+        "prompt_tokens_per_positive": first["prompt_tokens_per_positive"],
+        "evaluated_prompt_tokens_per_positive": first["evaluated_prompt_tokens_per_positive"],
+        "completion_tokens": llm["completion_tokens"],
+        "one_pass_tokens": one_pass,
+        "prompt_tokens_vs_one_pass": round(llm["prompt_tokens"] / max(1, one_pass), 2),
+        "evaluated_prompt_tokens_vs_one_pass": round(evaluated / max(1, one_pass), 2),
+        "rerun_seconds": round(rerun_s, 2),
+        "rerun_llm_calls": rerun["llm"]["calls"],
+        "rerun_triplets_equal": rerun["triplets"] == first["triplets"],
+    }
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""`run_synth` end to end: triplet invariants, resume after SIGKILL, and the real offline teacher."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import datasets
+import pytest
+
+from uue.datasets.ingest import ingest
+from uue.datasets.options import IngestOptions
+from uue.programs.lm import TeacherConfig
+from uue.programs.scripted import CALL_LOG_ENV, DELAY_ENV
+from uue.programs.synth import PHASE1_FILE, PHASE2_FILE, SynthConfig, run_synth
+
+SCRIPTED = TeacherConfig(model="scripted/deterministic")
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "reddit-college"
+
+
+def check_triplets(rows: datasets.Dataset, histories_by_user: dict) -> None:
+    """Invariants every triplet must hold, whatever the teacher wrote."""
+    positives_of = {}
+    for row in rows:
+        positives_of.setdefault(row["user_id"], set()).add(row["positive"])
+    for row in rows:
+        assert row["positive"] and row["negative"] and row["positive"] != row["negative"]
+        assert row["negative"] not in positives_of[row["user_id"]] or row["negative_source"] == "generated"
+        segment = row["segment_activity_ids"]
+        assert row["cluster_indices"] and all(0 <= i < len(segment) for i in row["cluster_indices"])
+        assert row["cluster_activity_ids"] == [segment[i] for i in row["cluster_indices"]]
+        activities = {a.activity_id: a for a in histories_by_user[row["user_id"]].activities}
+        for activity_id in row["cluster_activity_ids"]:
+            assert activities[activity_id].text not in row["context"]  # context excludes the cluster
+        assert row["teacher_model"] and row["program_hash"] and row["source_record_ids"] and row["triplet_id"]
+
+
+@pytest.mark.usefixtures("clean_dspy")
+def test_scripted_run_writes_valid_triplets_and_report(tmp_path, histories_dir, histories):
+    config = SynthConfig(
+        histories=histories_dir,
+        out=tmp_path / "out",
+        teacher=SCRIPTED,
+        max_positives=2,
+        candidates=2,
+        min_judge_score=0.5,
+        track=False,
+        progress=False,
+    )
+    report = run_synth(config)
+    rows = datasets.load_from_disk(str(tmp_path / "out" / "triplets"))
+    assert report["users"] == 3 and report["positives"] == 6 and report["triplets"] == len(rows) == 6
+    check_triplets(rows, {h.user_id: h for h in histories})
+    negative_users = {p: row["user_id"] for row in rows for p in [row["positive"]]}
+    assert all(negative_users.get(row["negative"]) != row["user_id"] for row in rows)
+    assert all(row["judge_score"] == pytest.approx(0.75) for row in rows)
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert saved["llm"]["calls"] == 6 + 6 + 6  # pivot rounds, judge, rerank
+    assert saved["made_by"]["command"] == "uue synth" and saved["failures"] == {}
+
+    again = run_synth(config)
+    assert again["llm"]["calls"] == 0 and again["triplets"] == 6
+
+
+@pytest.mark.usefixtures("clean_dspy")
+def test_generated_negatives(tmp_path, histories_dir, histories):
+    config = SynthConfig(
+        histories=histories_dir,
+        out=tmp_path / "out",
+        teacher=SCRIPTED,
+        max_positives=1,
+        negatives="generated",
+        track=False,
+        progress=False,
+    )
+    run_synth(config)
+    rows = datasets.load_from_disk(str(tmp_path / "out" / "triplets"))
+    assert len(rows) == 3 and set(rows["negative_source"]) == {"generated"}
+    assert all(math.isnan(score) for score in rows["judge_score"])  # not judged
+    check_triplets(rows, {h.user_id: h for h in histories})
+
+
+def test_a_local_teacher_refuses_parallel_workers(tmp_path):
+    with pytest.raises(ValueError, match="workers 1"):
+        SynthConfig(histories=tmp_path, out=tmp_path, workers=2)
+
+
+SYNTH_SCRIPT = """
+import sys
+from pathlib import Path
+from uue.programs.lm import TeacherConfig, ensure_offline_defaults
+ensure_offline_defaults()
+from uue.programs.synth import SynthConfig, run_synth
+run_synth(SynthConfig(histories=Path(sys.argv[1]), out=Path(sys.argv[2]),
+    teacher=TeacherConfig(model="scripted/deterministic"), max_positives=2, candidates=2,
+    track=False, progress=False))
+"""
+
+
+def synth_process(histories_dir: Path, out: Path, call_log: Path, delay: float) -> subprocess.Popen:
+    env = {**os.environ, CALL_LOG_ENV: str(call_log), DELAY_ENV: str(delay)}
+    return subprocess.Popen([sys.executable, "-c", SYNTH_SCRIPT, str(histories_dir), str(out)], env=env)
+
+
+def finished_units(out: Path) -> int:
+    return sum(
+        len((out / name).read_text().splitlines())
+        for name in (PHASE1_FILE, PHASE2_FILE)
+        if (out / name).exists()
+    )
+
+
+def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path, histories_dir):
+    """SIGKILL after 4 finished units (of 3 users + 6 positives), rerun: same triplets, and every
+    teacher call reached the engine once across both processes (the scripted engine logs them)."""
+    whole, whole_log = tmp_path / "whole", tmp_path / "whole.log"
+    assert synth_process(histories_dir, whole, whole_log, 0.0).wait(timeout=120) == 0
+
+    resumed, resumed_log = tmp_path / "resumed", tmp_path / "resumed.log"
+    process = synth_process(histories_dir, resumed, resumed_log, 0.3)
+    deadline = time.monotonic() + 120
+    while finished_units(resumed) < 4 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert 4 <= finished_units(resumed) < 9 and not (resumed / "triplets").exists()
+    assert synth_process(histories_dir, resumed, resumed_log, 0.0).wait(timeout=120) == 0
+
+    one = datasets.load_from_disk(str(whole / "triplets")).to_list()
+    two = datasets.load_from_disk(str(resumed / "triplets")).to_list()
+    assert json.dumps(one) == json.dumps(two) and len(one) == 6  # json: NaN judge scores compare equal
+    calls_whole = whole_log.read_text().splitlines()
+    calls_resumed = resumed_log.read_text().splitlines()
+    assert sorted(calls_resumed) == sorted(calls_whole)  # no call repeated, none missing
+    report = json.loads((resumed / "report.json").read_text())
+    assert report["llm"]["generated_calls"] < len(calls_whole)  # the resume did only what was left
+
+
+@pytest.fixture(scope="session")
+def real_histories(tmp_path_factory):
+    """Three real users of the shared reddit-college dump (about 40 s to ingest)."""
+    files = [DATA / "RS_reddit-college.zst", DATA / "RC_reddit-college.zst"]
+    if not all(f.exists() for f in files):
+        pytest.skip("shared reddit-college data not found")
+    out = tmp_path_factory.mktemp("real") / "ingested"
+    ingest("reddit", files, out, IngestOptions(min_activities=20, max_users=3))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("clean_dspy")
+def test_real_offline_teacher_end_to_end(tmp_path, real_histories):
+    from uue.datasets.histories import iter_histories
+
+    config = SynthConfig(
+        histories=real_histories,
+        out=tmp_path / "out",
+        max_users=3,
+        max_positives=2,
+        segment_size=6,
+        segment_budget=600,
+        context_budget=256,
+        candidates=2,
+        track=False,
+        progress=False,
+        teacher=TeacherConfig(max_tokens=200),
+    )
+    report = run_synth(config)
+    rows = datasets.load_from_disk(str(tmp_path / "out" / "triplets"))
+    assert report["users"] == 3 and report["triplets"] == len(rows)
+    assert report["llm"]["generated_calls"] > 0
+    check_triplets(rows, {h.user_id: h for h in iter_histories(real_histories)})
+    assert set(rows["teacher_model"]) <= {"local/qwen2.5-coder-0.5b"}

@@ -1,0 +1,60 @@
+"""Rich tables and report.json for `uue bench`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.table import Table
+
+from uue.eval.metrics import BENCH_METRICS
+
+COLUMNS = list(BENCH_METRICS)
+
+
+def _cell(estimate: dict) -> str:
+    return f"{estimate['mean']:.3f} [{estimate['ci_low']:.3f}, {estimate['ci_high']:.3f}]"
+
+
+def bench_table(report: dict) -> Table:
+    proto = report["protocol"]
+    table = Table(
+        title=f"uue bench: {proto['triplets']} triplets, target vs 1 negative + {proto['distractors']} distractors (sampled) and vs all positives (full); 95% bootstrap CI"
+    )
+    for name in ["model", "protocol", *COLUMNS]:
+        table.add_column(name)
+    for model, result in report["models"].items():
+        for protocol in ("sampled", "full"):
+            if result[protocol]:
+                table.add_row(
+                    model + ("" if result["baseline"] else " (trained)"),
+                    protocol,
+                    *(_cell(result[protocol][m]) for m in COLUMNS),
+                )
+    return table
+
+
+def task_table(task_results: dict) -> Table:
+    table = Table(title="downstream tasks on held-out users (full ranking); 95% bootstrap CI")
+    for name in ["model", "task", "pooling", "n", *COLUMNS]:
+        table.add_column(name)
+    for model, tasks in task_results.items():
+        for task, by_pooling in tasks.items():
+            for pooling, variants in by_pooling.items():
+                for variant, metrics in variants.items():
+                    label = task if variant == task else f"{task}/{variant}"
+                    table.add_row(
+                        model,
+                        label,
+                        pooling,
+                        str(int(metrics["n"]["mean"])),
+                        *(_cell(metrics[m]) for m in COLUMNS),
+                    )
+    return table
+
+
+def write_report(report: dict, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "report.json"
+    path.write_text(json.dumps(report, indent=2, default=str))
+    return path

@@ -1,0 +1,162 @@
+"""Downstream user tasks on held-out users (`uue bench --task ...`), all full-ranking.
+
+* `reid` (Q/Q): each user's history split in time into two disjoint halves; the older half is the
+  query, every user's newer half a candidate; the same user is the target.
+* `interests`: for each held-out triplet, the user's history minus that triplet's cluster is the
+  query; candidates are every distinct specific summary (or broad label) of held-out users, the
+  user's *other* summaries removed; the triplet's own summary is the target.
+* `next-subreddit` (zero-shot): the history minus its last activity is the query; candidates are the
+  names `r/<sub>` of every subreddit seen among held-out users; the last activity's subreddit is the
+  target. Subreddit-name embeddings need no training data and work for BM25 too; per-subreddit
+  centroids of other users' activities would leak the training users' text into the candidates.
+
+Held-out users are `split_users(..., valid_fraction, seed).valid`, the same function `uue train` uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from uue.datasets.histories import iter_histories
+from uue.datasets.records import Activity, History
+from uue.errors import ConfigError
+from uue.eval.embedders import DenseEmbedder, Embedder
+from uue.eval.metrics import BENCH_METRICS, Estimate, bootstrap_ci, per_query, ranks_of_target
+from uue.eval.split import is_held_out
+from uue.eval.user_vectors import Pooling, user_texts, user_vectors
+
+
+class Task(str, Enum):
+    reid = "reid"
+    interests = "interests"
+    next_subreddit = "next-subreddit"
+
+
+class TaskConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    histories: Path = Field(description="Directory written by `uue ingest`")
+    triplets: Path | None = Field(None, description="Triplets directory (needed by `interests`)")
+    valid_fraction: float = Field(
+        0.1, gt=0, lt=1, description="Held-out share of users (same split as training)"
+    )
+    split_seed: int = Field(0, description="Seed of the user-level split")
+    max_users: int | None = Field(500, ge=2, description="Use at most N held-out users")
+    min_activities: int = Field(4, ge=2, description="Skip users with fewer activities")
+    poolings: list[Pooling] = Field(default_factory=lambda: [Pooling.mean, Pooling.recency])
+    resamples: int = Field(1000, ge=10)
+    seed: int = 0
+
+
+def held_out_histories(config: TaskConfig) -> list[History]:
+    out = []
+    for history in iter_histories(config.histories):
+        if len(history.activities) >= config.min_activities and is_held_out(
+            history.user_id, config.valid_fraction, config.split_seed
+        ):
+            out.append(history)
+            if config.max_users and len(out) >= config.max_users:
+                break
+    if len(out) < 2:
+        raise ConfigError(
+            f"only {len(out)} held-out users with >= {config.min_activities} activities",
+            hint="raise --valid-fraction or use more histories",
+        )
+    return out
+
+
+def score_histories(
+    embedder: Embedder,
+    queries: Sequence[Sequence[Activity]],
+    docs: Sequence[str] | Sequence[Sequence[Activity]],
+    pooling: Pooling,
+) -> np.ndarray:
+    """Queries are histories; documents are texts or (for Q/Q) histories -> scores [n_q, n_d]."""
+    docs_are_users = bool(docs) and not isinstance(docs[0], str)
+    if isinstance(embedder, DenseEmbedder):
+        q = user_vectors(queries, embedder, pooling)  # [n_q, d]
+        d = (
+            user_vectors(docs, embedder, pooling) if docs_are_users else embedder.encode_documents(list(docs))
+        )  # [n_d, d]
+        return q @ d.T
+    doc_texts = [user_texts(h, embedder) for h in docs] if docs_are_users else list(docs)
+    return embedder.score([user_texts(h, embedder) for h in queries], doc_texts)
+
+
+def reid_ranks(embedder: Embedder, histories: list[History], pooling: Pooling) -> np.ndarray:
+    halves = [
+        (h.activities[: len(h.activities) // 2], h.activities[len(h.activities) // 2 :]) for h in histories
+    ]
+    scores = score_histories(embedder, [a for a, _ in halves], [b for _, b in halves], pooling)  # [n, n]
+    return ranks_of_target(scores, np.arange(len(histories)))
+
+
+def next_subreddit_ranks(embedder: Embedder, histories: list[History], pooling: Pooling) -> np.ndarray:
+    subs = sorted({a.context.community for h in histories for a in h.activities if a.context.community})
+    at = {s: i for i, s in enumerate(subs)}
+    kept = [h for h in histories if h.activities[-1].context.community in at]
+    scores = score_histories(
+        embedder, [h.activities[:-1] for h in kept], [f"r/{s}" for s in subs], pooling
+    )  # [n, S]
+    return ranks_of_target(scores, np.array([at[h.activities[-1].context.community] for h in kept]))
+
+
+def interest_ranks(
+    embedder: Embedder, histories: list[History], triplets, pooling: Pooling, column: str
+) -> np.ndarray:
+    by_user = {h.user_id: h for h in histories}
+    rows = [r for r in triplets if r["user_id"] in by_user]
+    if len(rows) < 2:
+        raise ConfigError(
+            "fewer than 2 triplets belong to held-out users with histories",
+            hint="check --histories matches --triplets",
+        )
+    labels = sorted({r[column] for r in rows})
+    at = {s: i for i, s in enumerate(labels)}
+    queries = []
+    for r in rows:
+        cluster = set(r["cluster_activity_ids"])
+        queries.append([a for a in by_user[r["user_id"]].activities if a.activity_id not in cluster])
+    scores = score_histories(embedder, queries, labels, pooling)  # [n, L]
+    valid = np.ones_like(scores, dtype=bool)
+    own: dict[str, set[int]] = {}
+    for r in rows:
+        own.setdefault(r["user_id"], set()).add(at[r[column]])
+    target = np.array([at[r[column]] for r in rows])
+    for i, r in enumerate(rows):
+        valid[i, list(own[r["user_id"]] - {target[i]})] = False
+    return ranks_of_target(scores, target, valid)
+
+
+def run_task(
+    task: Task, embedder: Embedder, config: TaskConfig, histories: list[History], triplets=None
+) -> dict[str, dict[str, dict[str, Estimate]]]:
+    """{pooling: {variant: {metric: Estimate}}}; variant is `specific`/`broad` for interests, else the task."""
+    poolings = config.poolings if isinstance(embedder, DenseEmbedder) else [Pooling.last]
+    out: dict[str, dict[str, dict[str, Estimate]]] = {}
+    for pooling in poolings:
+        if task is Task.reid:
+            variants = {"reid": reid_ranks(embedder, histories, pooling)}
+        elif task is Task.next_subreddit:
+            variants = {"next-subreddit": next_subreddit_ranks(embedder, histories, pooling)}
+        else:
+            if triplets is None:
+                raise ConfigError("the interests task needs --triplets")
+            variants = {
+                name: interest_ranks(embedder, histories, triplets, pooling, col)
+                for name, col in (("specific", "positive"), ("broad", "positive_broad"))
+            }
+        out[pooling.value] = {
+            name: {
+                k: bootstrap_ci(v, config.resamples, config.seed)
+                for k, v in per_query(ranks, BENCH_METRICS).items()
+            }
+            | {"n": Estimate(len(ranks), len(ranks), len(ranks))}
+            for name, ranks in variants.items()
+        }
+    return out

@@ -1,0 +1,81 @@
+"""A user embedding = the model's embedding of the rendered history within the model's token budget.
+
+Histories longer than one window are cut into consecutive chunks of whole activities (each rendered
+within the budget, oldest first) and the chunk vectors are pooled:
+
+* `last`: only the most recent window (what `render_segment` keeps when it drops the oldest);
+* `mean`: the plain mean of all chunk vectors;
+* `recency`: a weighted mean with weight `decay ** age` (age 0 = the newest chunk).
+
+Lexical embedders (BM25) have no vectors: they get the `last` window as a document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+
+import numpy as np
+
+from uue.datasets.records import Activity
+from uue.datasets.render import render_activity, render_segment
+from uue.eval.embedders import DenseEmbedder, Embedder
+
+
+class Pooling(str, Enum):
+    last = "last"
+    mean = "mean"
+    recency = "recency"
+
+
+def chunk_activities(activities: Sequence[Activity], embedder: Embedder, max_chunks: int = 16) -> list[str]:
+    """Rendered chunks, oldest first, each within `embedder.max_tokens`; only the newest `max_chunks`."""
+    budget = embedder.max_tokens
+    groups: list[list[Activity]] = [[]]
+    used = 0
+    for activity in reversed(activities):  # newest first so the newest chunk is always full
+        cost = embedder.count_tokens(render_activity(activity, budget, embedder.count_tokens)) + 2
+        if groups[-1] and used + cost > budget:
+            if len(groups) == max_chunks:
+                break
+            groups.append([])
+            used = 0
+        groups[-1].append(activity)
+        used += cost
+    return [
+        render_segment(g[::-1], budget, embedder.count_tokens, numbered=False).text for g in reversed(groups)
+    ]
+
+
+def pool_chunks(vectors: np.ndarray, pooling: Pooling, decay: float = 0.5) -> np.ndarray:
+    """vectors [n_chunks, d], oldest first -> one L2-normalised vector [d]."""
+    if pooling is Pooling.last:
+        pooled = vectors[-1]
+    else:
+        age = np.arange(len(vectors))[::-1]  # [n_chunks], 0 = newest
+        weights = np.ones(len(vectors)) if pooling is Pooling.mean else decay**age  # [n_chunks]
+        pooled = (weights[:, None] * vectors).sum(axis=0) / weights.sum()  # [n_chunks, d] -> [d]
+    return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+
+
+def user_texts(activities: Sequence[Activity], embedder: Embedder) -> str:
+    """The single-window text of a history (what lexical embedders and `last` pooling see)."""
+    return render_segment(list(activities), embedder.max_tokens, embedder.count_tokens, numbered=False).text
+
+
+def user_vectors(
+    histories: Sequence[Sequence[Activity]], embedder: DenseEmbedder, pooling: Pooling, query: bool = True
+) -> np.ndarray:
+    """One vector per history -> [n_users, d]; all chunks encoded in one batched call."""
+    chunks = [
+        chunk_activities(h, embedder) if pooling is not Pooling.last else [user_texts(h, embedder)]
+        for h in histories
+    ]
+    flat = [text for user_chunks in chunks for text in user_chunks]
+    encode = embedder.encode_queries if query else embedder.encode_documents
+    vectors = encode(flat)  # [total_chunks, d]
+    out, start = [], 0
+    for user_chunks in chunks:
+        out.append(pool_chunks(vectors[start : start + len(user_chunks)], pooling))
+        start += len(user_chunks)
+    return np.stack(out)  # [n_users, d]

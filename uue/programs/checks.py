@@ -1,0 +1,55 @@
+"""Text checks shared by the teacher modules' validators: is a summary a label, or a copied comment?"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from uue.datasets.render import SUBJECT
+
+_WORD = re.compile(r"[a-z0-9]+")
+COPY_NGRAM = 6  # a run of this many of the user's words inside a summary counts as copying
+MAX_SUMMARY_WORDS = 16
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def normalized(text: str) -> str:
+    return " ".join(words(text))
+
+
+def _ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def copies_text(summary: str, texts: Iterable[str]) -> bool:
+    """True when `summary` is one of `texts` or shares a `COPY_NGRAM`-word run with one.
+
+    Short summaries are compared whole: a 4-word label equal to a 4-word comment is a copy too.
+    """
+    tokens = words(summary)
+    if not tokens:
+        return False
+    grams = _ngrams(tokens, COPY_NGRAM)
+    whole = " ".join(tokens)
+    for text in texts:
+        other = words(text)
+        if " ".join(other) == whole or (grams and grams & _ngrams(other, COPY_NGRAM)):
+            return True
+    return False
+
+
+def summary_problem(summary: str, *, copied_from: Iterable[str], user_id: str, name: str) -> str | None:
+    """Why `summary` cannot be a label (a short reason code), or None when it can."""
+    if not words(summary):
+        return f"empty_{name}"
+    if len(words(summary)) > MAX_SUMMARY_WORDS:
+        return f"long_{name}"
+    lowered = summary.lower()
+    if SUBJECT.lower() in words(lowered) or (user_id and user_id.lower() in lowered):
+        return f"{name}_names_user"
+    if copies_text(summary, copied_from):
+        return f"{name}_copies_activity"
+    return None

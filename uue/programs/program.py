@@ -1,0 +1,45 @@
+"""The whole teacher program of `uue synth`: one module per behaviour, saved and loaded together."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dspy
+
+from uue.errors import InputError
+from uue.programs.judge import Judge
+from uue.programs.negatives import GenerateNegative, RerankNegatives
+from uue.programs.pivot import PivotCluster
+from uue.provenance import sha256_text
+
+
+class SynthProgram(dspy.Module):
+    """The four teacher modules. An optimizer compiles this (or one part of it) and `save`s it;
+    `uue synth --program FILE` loads it back."""
+
+    def __init__(self, attempts: int = 2):
+        super().__init__()
+        self.pivot = PivotCluster(attempts)
+        self.rerank = RerankNegatives(attempts)
+        self.generate = GenerateNegative(attempts)
+        self.judge = Judge(attempts)
+
+
+def load_program(path: Path | None, attempts: int = 2) -> SynthProgram:
+    """A fresh program, with the saved state in `path` (DSPy `save` JSON) loaded when given."""
+    program = SynthProgram(attempts)
+    if path is None:
+        return program
+    if not path.is_file():
+        raise InputError(str(path), "no such program file", hint="save one with program.save(path)")
+    try:
+        program.load(str(path))
+    except (ValueError, KeyError) as error:
+        raise InputError(str(path), f"not a saved SynthProgram: {error}") from error
+    return program
+
+
+def program_hash(program: dspy.Module) -> str:
+    """Hash of instructions, fields and demos: which prompts produced a dataset."""
+    return sha256_text(json.dumps(program.dump_state(), sort_keys=True, default=str))[:16]

@@ -1,0 +1,396 @@
+"""`uue synth`: histories -> (context, positive, negative) triplets, resumable, with a report.
+
+Phase 1 runs per user (a *unit*: segment -> clusters -> labels -> optional judge), phase 2 per
+positive (sampled candidates -> rerank, or a generated negative). Each finished unit is appended to
+`OUT/progress/phase{1,2}.jsonl`; DSPy's response cache lives in `OUT/dspy_cache`. A rerun of the
+same command skips finished units and replays the unfinished one's calls from the cache, so a kill
+at any point costs no LLM call twice. Phase 2 seeds its sampling per positive, so the order units
+run in (and any interruption) does not change the result.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import math
+import os
+import random
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from enum import Enum
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import datasets
+import dspy
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from uue.datasets.histories import iter_histories
+from uue.datasets.records import History
+from uue.datasets.render import render_segment
+from uue.datasets.triplets import TRIPLET_FEATURES
+from uue.errors import ConfigError
+from uue.programs.extract import extract_clusters, recent_segment
+from uue.programs.lm import TeacherConfig, TokenLedger, build_lm, default_adapter
+from uue.programs.negatives import PoolLabel, dedupe_pool, sample_candidates
+from uue.programs.program import SynthProgram, load_program, program_hash
+from uue.programs.scripted import SCRIPTED_PREFIX, build_scripted_lm
+from uue.programs.store import UnitStore
+from uue.provenance import made_by, sha256_text
+
+PHASE1_FILE = "progress/phase1.jsonl"
+PHASE2_FILE = "progress/phase2.jsonl"
+
+
+class NegativeMode(str, Enum):
+    rerank = "rerank"
+    generated = "generated"
+
+
+class SynthConfig(BaseModel):
+    """Everything `uue synth` needs; validated on construction."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    histories: Path = Field(description="Directory written by `uue ingest`")
+    out: Path = Field(description="Output directory: triplets/, report.json, progress/, dspy_cache/")
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    max_users: int | None = Field(None, ge=1, description="Only the first N users")
+    min_activities: int = Field(1, ge=1, description="Skip users with fewer activities")
+    max_positives: int = Field(3, ge=1, description="Positives (clusters) per user")
+    segment_size: int = Field(16, ge=2, description="Most recent activities shown to the teacher")
+    segment_budget: int = Field(1536, ge=64, description="Token budget of the rendered segment")
+    context_budget: int = Field(1024, ge=32, description="Token budget of a triplet's H_context")
+    candidates: int = Field(4, ge=1, description="Pool candidates reranked per positive")
+    negatives: NegativeMode = Field(NegativeMode.rerank, description="rerank | generated")
+    min_judge_score: float | None = Field(
+        None, ge=0.0, le=1.0, description="Judge every positive and drop those below (None: no judge)"
+    )
+    workers: int = Field(1, ge=1, description="Concurrent units (remote teachers; 1 for a local model)")
+    program: Path | None = Field(None, description="A SynthProgram saved with DSPy `save`")
+    seed: int = Field(0, description="Seed of candidate sampling")
+    attempts: int = Field(2, ge=1, description="Calls per module before a unit records a failure")
+    max_misses: int = Field(
+        2, ge=1, description="Phase 1 stops after this many rounds in a row without a cluster"
+    )
+    track: bool = Field(True, description="Log the run to MLflow")
+    progress: bool = Field(True, description="Show a progress bar")
+
+    @model_validator(mode="after")
+    def _local_is_sequential(self) -> SynthConfig:
+        if self.workers > 1 and self.teacher.is_local:
+            raise ValueError("a local teacher runs one call at a time: use --workers 1")
+        return self
+
+
+# -- the teacher ---------------------------------------------------------------------------------
+
+
+def build_teacher(config: TeacherConfig) -> dspy.LM:
+    if config.model.startswith(SCRIPTED_PREFIX):  # tests only: see uue/programs/scripted.py
+        return build_scripted_lm(config.model)
+    return build_lm(config)
+
+
+@contextmanager
+def response_cache(directory: Path) -> Iterator[None]:
+    """DSPy's response cache on disk in `directory` for the duration of a run (then restored)."""
+    previous = dspy.cache
+    dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(directory))
+    try:
+        yield
+    finally:
+        dspy.cache = previous
+
+
+# -- phase 1 -------------------------------------------------------------------------------------
+
+
+def positive_id(user_id: str, segment_ids: list[str], cluster_ids: list[str]) -> str:
+    return sha256_text(json.dumps([user_id, segment_ids, cluster_ids]))[:20]
+
+
+def phase1_unit(history: History, program: SynthProgram, config: SynthConfig) -> dict[str, Any]:
+    """One user's positives (with contexts, ids and judge grades) as a JSON-ready record."""
+    segment = recent_segment(history, config.segment_size, config.segment_budget)
+    found = extract_clusters(segment, program.pivot, config.max_positives, config.max_misses)
+    failures = list(found.failures)
+    positives = []
+    segment_ids = [a.activity_id for a in segment.activities]
+    for cluster in found.clusters:
+        members = [segment.activities[i] for i in cluster.indices]
+        rest = [a for i, a in enumerate(segment.activities) if i not in set(cluster.indices)]
+        score, reason = math.nan, ""
+        if config.min_judge_score is not None:
+            grade = program.judge(
+                activities=render_segment(members, config.context_budget, numbered=False).text,
+                label=cluster.specific,
+            )
+            score, reason = grade.score, grade.reason
+            if grade.failure:
+                failures.append(f"judge_{grade.failure}")
+        cluster_ids = [a.activity_id for a in members]
+        positives.append(
+            {
+                "triplet_id": positive_id(history.user_id, segment_ids, cluster_ids),
+                "user_id": history.user_id,
+                "context": render_segment(rest, config.context_budget, numbered=False).text,
+                "positive": cluster.specific,
+                "positive_broad": cluster.broad,
+                "cluster_indices": cluster.indices,
+                "segment_activity_ids": segment_ids,
+                "cluster_activity_ids": cluster_ids,
+                "source_record_ids": [
+                    rid for a in members for rid in (a.source.record_ids if a.source else [])
+                ]
+                or cluster_ids,
+                "judge_score": None if math.isnan(score) else score,
+                "judge_reason": reason,
+            }
+        )
+    return {"positives": positives, "failures": failures, "empty_rounds": found.empty_rounds}
+
+
+def passes_judge(positive: dict[str, Any], min_score: float | None) -> bool:
+    if min_score is None:
+        return True
+    return positive["judge_score"] is not None and positive["judge_score"] >= min_score
+
+
+# -- phase 2 -------------------------------------------------------------------------------------
+
+
+def phase2_unit(
+    positive: dict[str, Any], pool: list[PoolLabel], program: SynthProgram, config: SynthConfig
+) -> dict[str, Any]:
+    """The negative of one positive as a JSON-ready record (`failure` set when there is none)."""
+    if config.negatives is NegativeMode.generated:
+        made = program.generate(
+            context=positive["context"], positive=positive["positive"], user_id=positive["user_id"]
+        )
+        return {
+            "negative": made.negative,
+            "negative_broad": made.negative_broad,
+            "negative_source": "generated",
+            "failure": made.failure,
+        }
+    rng = random.Random(f"{config.seed}:{positive['triplet_id']}")  # str seeds are stable across processes
+    candidates = sample_candidates(pool, positive["user_id"], positive["positive"], config.candidates, rng)
+    if not candidates:
+        return {"negative": "", "negative_broad": "", "negative_source": "reranked", "failure": "empty_pool"}
+    ranked = program.rerank(
+        context=positive["context"],
+        positive=positive["positive"],
+        candidates=[c.specific for c in candidates],
+        positive_slot=rng.randrange(len(candidates) + 1),
+    )
+    chosen = candidates[ranked.negative] if ranked.failure is None else None
+    return {
+        "negative": chosen.specific if chosen else "",
+        "negative_broad": chosen.broad if chosen else "",
+        "negative_source": "reranked",
+        "failure": ranked.failure,
+    }
+
+
+# -- running units -------------------------------------------------------------------------------
+
+
+def run_units(
+    units: list[tuple[str, Callable[[], dict[str, Any]]]],
+    store: UnitStore,
+    workers: int,
+    on_done: Callable[[], None],
+) -> None:
+    """Run the unfinished `(key, work)` units and store each result as soon as it is done.
+
+    Worker threads get a copy of the caller's context, so `dspy.context(lm=...)` reaches them.
+    """
+
+    def finish(key: str, work: Callable[[], dict[str, Any]]) -> None:
+        store.add(key, work())
+        on_done()
+
+    todo = [(key, work) for key, work in units if key not in store]
+    if workers == 1:
+        for key, work in todo:
+            finish(key, work)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, finish, key, work) for key, work in todo]
+        for future in futures:
+            future.result()
+
+
+def select_users(histories_dir: Path, max_users: int | None, min_activities: int) -> list[History]:
+    """The first `max_users` users (in storage order) with at least `min_activities` activities."""
+    eligible = (h for h in iter_histories(histories_dir) if len(h.activities) >= min_activities)
+    return list(islice(eligible, max_users))
+
+
+def triplet_rows(
+    positives: Iterable[dict[str, Any]], phase2: UnitStore, teacher: str, phash: str
+) -> Iterator[dict[str, Any]]:
+    """Positives joined with their negatives; positives whose negative failed are left out."""
+    for positive in positives:
+        negative = phase2.get(positive["triplet_id"])
+        if negative is None or negative["failure"]:
+            continue
+        yield {
+            **positive,
+            "judge_score": math.nan if positive["judge_score"] is None else positive["judge_score"],
+            "negative": negative["negative"],
+            "negative_broad": negative["negative_broad"],
+            "negative_source": negative["negative_source"],
+            "teacher_model": teacher,
+            "program_hash": phash,
+        }
+
+
+def write_dataset(rows: list[dict[str, Any]], directory: Path) -> None:
+    """Save atomically: a kill during the write leaves the previous dataset (or none), never half."""
+    staging = directory.with_name(directory.name + ".tmp")
+    if staging.exists():  # left by a run killed while saving
+        shutil.rmtree(staging)
+    columns = {name: [row[name] for row in rows] for name in TRIPLET_FEATURES}  # from_list fails on []
+    datasets.Dataset.from_dict(columns, features=TRIPLET_FEATURES).save_to_disk(str(staging))
+    if directory.exists():
+        shutil.rmtree(directory)
+    staging.rename(directory)
+
+
+def run_synth(config: SynthConfig) -> dict[str, Any]:
+    """Run (or resume) synthesis; writes `out/triplets`, `out/report.json`; returns the report."""
+    started = time.perf_counter()
+    config.out.mkdir(parents=True, exist_ok=True)
+    phase1, phase2 = UnitStore(config.out / PHASE1_FILE), UnitStore(config.out / PHASE2_FILE)
+    program = load_program(config.program, config.attempts)
+    phash = program_hash(program)
+    users = select_users(config.histories, config.max_users, config.min_activities)
+    if not users:
+        raise ConfigError(f"no users with activities in {config.histories}")
+    lm = build_teacher(config.teacher)
+    # LiteLLM's price lookup prints a provider list for the scripted test model.
+    ledger = TokenLedger(estimate_missing_costs=not config.teacher.model.startswith(SCRIPTED_PREFIX))
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        disable=not config.progress,
+    )
+
+    def tick(task: int) -> Callable[[], None]:
+        def done() -> None:
+            ledger.update(lm.history)
+            progress.advance(task)
+
+        return done
+
+    with (
+        response_cache(config.out / "dspy_cache"),
+        dspy.context(lm=lm, adapter=default_adapter(config.teacher)),
+        progress,
+    ):
+        task1 = progress.add_task(
+            "phase 1: positives", total=len(users), completed=sum(h.user_id in phase1 for h in users)
+        )
+        run_units(
+            [(h.user_id, lambda h=h: phase1_unit(h, program, config)) for h in users],
+            phase1,
+            config.workers,
+            tick(task1),
+        )
+        positives = [
+            p
+            for h in users
+            for p in phase1.get(h.user_id)["positives"]
+            if passes_judge(p, config.min_judge_score)
+        ]
+        pool = dedupe_pool([PoolLabel(p["user_id"], p["positive"], p["positive_broad"]) for p in positives])
+        task2 = progress.add_task(
+            "phase 2: negatives",
+            total=len(positives),
+            completed=sum(p["triplet_id"] in phase2 for p in positives),
+        )
+        run_units(
+            [(p["triplet_id"], lambda p=p: phase2_unit(p, pool, program, config)) for p in positives],
+            phase2,
+            config.workers,
+            tick(task2),
+        )
+    ledger.update(lm.history)
+    rows = list(triplet_rows(positives, phase2, config.teacher.model, phash))
+    write_dataset(rows, config.out / "triplets")
+    report = build_report(
+        config, users, phase1, phase2, len(positives), len(rows), ledger, time.perf_counter() - started
+    )
+    report["program_hash"] = phash
+    (config.out / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    if config.track:
+        log_to_mlflow(config, report)
+    return report
+
+
+def build_report(
+    config: SynthConfig,
+    users: list[History],
+    phase1: UnitStore,
+    phase2: UnitStore,
+    kept_positives: int,
+    triplets: int,
+    ledger: TokenLedger,
+    seconds: float,
+) -> dict[str, Any]:
+    records = [phase1.get(h.user_id) for h in users]
+    all_positives = [p for r in records for p in r["positives"]]
+    failures = Counter(f"phase1:{reason}" for r in records for reason in r["failures"])
+    for p in all_positives:
+        if not passes_judge(p, config.min_judge_score):
+            failures["judge:below_min_score"] += 1
+        elif (negative := phase2.get(p["triplet_id"])) and negative["failure"]:
+            failures[f"phase2:{negative['failure']}"] += 1
+    llm = ledger.as_dict()
+    evaluated = llm["prompt_tokens"] - llm["cached_prompt_tokens"]
+    return {
+        "users": len(users),
+        "positives": len(all_positives),
+        "positives_kept": kept_positives,
+        "triplets": triplets,
+        "empty_rounds": sum(r["empty_rounds"] for r in records),
+        "failures": dict(sorted(failures.items())),
+        # LLM figures count this invocation only: a resumed run shows what the resume cost.
+        "llm": llm,
+        "prompt_tokens_per_positive": round(llm["prompt_tokens"] / max(1, len(all_positives)), 1),
+        "evaluated_prompt_tokens_per_positive": round(evaluated / max(1, len(all_positives)), 1),
+        "seconds": round(seconds, 2),
+        "dataset": str(config.out / "triplets"),
+        "made_by": made_by(
+            "uue synth", config.model_dump(mode="json"), [config.program] if config.program else []
+        ),
+    }
+
+
+def log_to_mlflow(config: SynthConfig, report: dict[str, Any]) -> None:
+    """Params, report figures and the dataset path, in $MLFLOW_TRACKING_URI or ./mlflow.db."""
+    import mlflow  # imported here: it takes seconds, and only tracked runs need it
+
+    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"))
+    mlflow.set_experiment("uue-synth")
+    params = config.model_dump(mode="json", exclude={"teacher"})
+    params.update({f"teacher_{k}": v for k, v in config.teacher.model_dump(mode="json").items()})
+    figures = {k: v for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    figures.update(
+        {f"llm_{k}": v for k, v in report["llm"].items() if isinstance(v, (int, float)) and v is not None}
+    )
+    with mlflow.start_run(run_name=f"synth-{config.out.name}"):
+        mlflow.log_params({k: str(v) for k, v in params.items()})
+        mlflow.log_metrics({k: float(v) for k, v in figures.items()})
+        mlflow.set_tag("dataset_path", str(config.out.resolve() / "triplets"))
+        mlflow.log_dict(report, "report.json")

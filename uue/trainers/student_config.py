@@ -1,0 +1,60 @@
+"""The typed config of `uue train` (the student bi-encoder), validated on construction."""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from uue.trainers.seqrec.config import Section
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+
+class LossKind(str, Enum):
+    mnrl = "mnrl"  # MultipleNegativesRankingLoss: in-batch negatives + the triplet's hard negative
+    cached_mnrl = "cached-mnrl"  # CachedMultipleNegativesRankingLoss (GradCache): large batches, small memory
+
+
+class TrainConfig(Section):
+    triplets: Path = Field(description="Directory written by `uue synth` (triplets/ + report.json)")
+    base_model: str = Field(
+        "minilm", description="`minilm` (offline all-MiniLM-L6-v2), a folder or a hub name"
+    )
+    out: Path = Field(description="Output directory: the model, checkpoints/ and uue_provenance.json")
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(-1, description="Stop after N optimizer steps (-1: run the epochs)")
+    batch_size: int = Field(16, ge=2, description="Per-device batch: in-batch negatives = batch_size - 1")
+    learning_rate: float = Field(2e-5, gt=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    loss: LossKind = LossKind.mnrl
+    mini_batch_size: int = Field(32, ge=1, description="GradCache mini-batch of cached-mnrl")
+    matryoshka_dims: list[int] = Field(
+        default_factory=list, description="e.g. 32,64,128,256,384 (empty: off)"
+    )
+    lora: bool = Field(False, description="Train a LoRA adapter (peft) instead of all weights")
+    lora_r: int = Field(8, ge=1)
+    lora_alpha: int = Field(16, ge=1)
+    max_seq_length: int | None = Field(256, ge=8, description="Tokens per text (None: the model's own)")
+    valid_fraction: float = Field(0.1, gt=0, lt=1, description="Held-out share of *users*")
+    split_seed: int = Field(0)
+    eval_steps: int = Field(50, ge=1, description="Evaluate and checkpoint every N steps")
+    save_total_limit: int = Field(2, ge=1)
+    resume: bool = Field(False, description="Resume from the last checkpoint in out/checkpoints")
+    max_samples: int | None = Field(None, ge=1, description="Train on at most N triplets (smoke runs)")
+    seed: int = 0
+    bench_distractors: int = Field(9, ge=0, description="Distractors of the final `uue bench` on validation")
+    tracking_uri: str = Field(
+        default_factory=lambda: os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
+    )
+    experiment: str = Field("uue-student", description="MLflow experiment name")
+    run_name: str | None = None
+
+    @field_validator("matryoshka_dims")
+    @classmethod
+    def _dims_increasing(cls, dims: list[int]) -> list[int]:
+        if any(d <= 0 for d in dims) or len(set(dims)) != len(dims):
+            raise ValueError("matryoshka dims must be distinct positive integers")
+        return sorted(dims, reverse=True)  # MatryoshkaLoss expects the full dimension first

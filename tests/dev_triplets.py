@@ -21,12 +21,37 @@ from uue.datasets.render import render_segment
 from uue.datasets.triplets import TRIPLET_FEATURES
 
 TOPICS = {
-    "personalfinance": ["secured credit card payments", "paying off student loans", "index fund retirement savings", "emergency fund size"],
-    "MechanicalKeyboards": ["lubing linear switches", "hot-swap PCB choice", "keycap profiles compared", "split ergonomic boards"],
-    "Cooking": ["sourdough starter feeding", "cast iron seasoning", "braising short ribs", "knife sharpening angle"],
+    "personalfinance": [
+        "secured credit card payments",
+        "paying off student loans",
+        "index fund retirement savings",
+        "emergency fund size",
+    ],
+    "MechanicalKeyboards": [
+        "lubing linear switches",
+        "hot-swap PCB choice",
+        "keycap profiles compared",
+        "split ergonomic boards",
+    ],
+    "Cooking": [
+        "sourdough starter feeding",
+        "cast iron seasoning",
+        "braising short ribs",
+        "knife sharpening angle",
+    ],
     "running": ["marathon training plan", "shin splints recovery", "carbon plated shoes", "tempo run pacing"],
-    "gardening": ["tomato blight prevention", "raised bed soil mix", "pruning fruit trees", "composting in winter"],
-    "buildapc": ["GPU for 1440p gaming", "airflow case fans", "PSU wattage headroom", "RAM timings explained"],
+    "gardening": [
+        "tomato blight prevention",
+        "raised bed soil mix",
+        "pruning fruit trees",
+        "composting in winter",
+    ],
+    "buildapc": [
+        "GPU for 1440p gaming",
+        "airflow case fans",
+        "PSU wattage headroom",
+        "RAM timings explained",
+    ],
 }
 
 
@@ -50,7 +75,9 @@ def toy_histories(n_users: int = 24, activities_per_user: int = 6, seed: int = 0
                     kind="comment",
                     timestamp=1_600_000_000 + 3600 * i,
                     text=f"My experience with {title}: it took a while but worked out. ({user} #{i})",
-                    context=ThreadContext(community=sub, title=f"Question about {title}", root_author=f"op{u}{i}"),
+                    context=ThreadContext(
+                        community=sub, title=f"Question about {title}", root_author=f"op{u}{i}"
+                    ),
                     thread_id=f"t-{user}-{i}",
                 )
             )
@@ -58,7 +85,9 @@ def toy_histories(n_users: int = 24, activities_per_user: int = 6, seed: int = 0
     return histories
 
 
-def dev_triplets_from_histories(histories: Iterable[History], seed: int = 0, budget: int = 512, min_activities: int = 3) -> list[dict]:
+def dev_triplets_from_histories(
+    histories: Iterable[History], seed: int = 0, budget: int = 512, min_activities: int = 3
+) -> list[dict]:
     """One triplet per user (and per later activity with a title, up to 3), negatives from other users."""
     rng = random.Random(seed)
     rows: list[dict] = []
@@ -104,7 +133,12 @@ def write_dev_triplets(rows: list[dict], out_dir: Path) -> Path:
     """Save like `uue synth`: `out_dir/triplets` (save_to_disk) and `out_dir/report.json`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     datasets.Dataset.from_list(rows, features=TRIPLET_FEATURES).save_to_disk(str(out_dir / "triplets"))
-    report = {"kind": "dev-triplets", "teacher_model": "dev-heuristic", "triplets": len(rows), "users": len({r["user_id"] for r in rows})}
+    report = {
+        "kind": "dev-triplets",
+        "teacher_model": "dev-heuristic",
+        "triplets": len(rows),
+        "users": len({r["user_id"] for r in rows}),
+    }
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
     return out_dir
 

@@ -66,6 +66,7 @@ def ingest(
     until: Annotated[str | None, typer.Option(help="Only activities before this date (YYYY-MM-DD, UTC)")] = None,
     max_parent_depth: Annotated[int, typer.Option(help="Parent comments kept per activity")] = 8,
     bots: Annotated[str | None, typer.Option(help="Comma-separated bot accounts (replaces the default list)")] = None,
+    index: Annotated[str, typer.Option(help="Join index: auto | memory | disk (bounded RAM for huge dumps)")] = "auto",
 ) -> None:
     """Parse raw platform dumps into per-user, time-ordered histories (a Hugging Face dataset)."""
     from uue.datasets.ingest import ingest as run_ingest
@@ -81,6 +82,7 @@ def ingest(
         until=parse_date(until),
         max_parent_depth=max_parent_depth,
         bots=frozenset(b.strip() for b in bots.split(",") if b.strip()) if bots is not None else None,
+        index=index,
     )
     progress, on_progress = _bytes_progress(inputs)
     with progress:
@@ -253,7 +255,8 @@ def synth(
             seed=seed,
         )
     except ValidationError as error:
-        raise ConfigError(error.errors()[0]["msg"]) from None
+        first = error.errors()[0]
+        raise ConfigError(f"--{'-'.join(map(str, first['loc'])).replace('_', '-')}: {first['msg']}") from None
     report = run_synth(config)
     console.print(
         f"[green]wrote[/green] {report['triplets']:,} triplets from {report['users']:,} users to {out}/triplets; "

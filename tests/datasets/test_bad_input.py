@@ -26,7 +26,14 @@ def _comment(cid: str, author: str = "alice", body: str = "hello there", parent:
 
 
 SUBMISSION = json.dumps(
-    {"id": "s1", "author": "bob", "title": "Dorm tips?", "selftext": "", "subreddit": "College", "created_utc": 1599999999}
+    {
+        "id": "s1",
+        "author": "bob",
+        "title": "Dorm tips?",
+        "selftext": "",
+        "subreddit": "College",
+        "created_utc": 1599999999,
+    }
 ).encode()
 
 
@@ -62,12 +69,21 @@ def test_non_utf8_byte_is_quarantined_verbatim(tmp_path):
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        (b'{"id": "c9", "author": "alice", "subreddit": "x", "link_id": "t3_s1", "parent_id": "t3_s1", '
-         b'"created_utc": 1}', "missing_field:body"),
-        (b'{"id": "c9", "author": 7, "body": "b", "subreddit": "x", "link_id": "t3_s1", "parent_id": "t3_s1",'
-         b' "created_utc": 1}', "invalid_field:author"),
-        (b'{"id": "c9", "author": "a", "body": "b", "subreddit": "x", "link_id": "t3_s1", "parent_id": "t3_s1",'
-         b' "created_utc": "soon"}', "invalid_field:created_utc"),
+        (
+            b'{"id": "c9", "author": "alice", "subreddit": "x", "link_id": "t3_s1", "parent_id": "t3_s1", '
+            b'"created_utc": 1}',
+            "missing_field:body",
+        ),
+        (
+            b'{"id": "c9", "author": 7, "body": "b", "subreddit": "x", "link_id": "t3_s1", "parent_id": "t3_s1",'
+            b' "created_utc": 1}',
+            "invalid_field:author",
+        ),
+        (
+            b'{"id": "c9", "author": "a", "body": "b", "subreddit": "x", "link_id": "t3_s1", "parent_id": "t3_s1",'
+            b' "created_utc": "soon"}',
+            "invalid_field:created_utc",
+        ),
         (b'{"id": "c9", "author": "a", "subreddit": "x", "created_utc": 1}', "unknown_record_type"),
         (b"[1, 2]", "malformed_json"),
     ],
@@ -118,14 +134,18 @@ def test_truncated_zst_keeps_complete_lines_and_reports_one_line(reddit_files, t
     whole = zstandard.ZstdCompressor().compress(b"".join(lines))
     truncated = tmp_path / "RC_cut.zst"
     truncated.write_bytes(whole[: len(whole) // 2])
-    result = runner.invoke(app, ["ingest", "reddit", "--comments", str(truncated), "--out", str(tmp_path / "out")])
+    result = runner.invoke(
+        app, ["ingest", "reddit", "--comments", str(truncated), "--out", str(tmp_path / "out")]
+    )
     assert result.exit_code == 2
     assert "RC_cut.zst" in result.output and "ends early or is corrupt" in result.output
     assert "Traceback" not in result.output
 
 
 def test_missing_file_is_one_line_and_no_work(tmp_path):
-    result = runner.invoke(app, ["ingest", "reddit", "--comments", str(tmp_path / "nope.zst"), "--out", str(tmp_path)])
+    result = runner.invoke(
+        app, ["ingest", "reddit", "--comments", str(tmp_path / "nope.zst"), "--out", str(tmp_path)]
+    )
     assert result.exit_code == 2 and "nope.zst: file not found" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "report.json").exists()
 
@@ -135,8 +155,17 @@ def test_empty_file_warns_and_the_run_continues(tmp_path):
     (tmp_path / "RC.jsonl").write_bytes(SUBMISSION + b"\n" + _comment("c1") + b"\n")
     out = tmp_path / "out"
     result = runner.invoke(
-        app, ["ingest", "reddit", "--comments", str(tmp_path / "empty.jsonl"), "--comments", str(tmp_path / "RC.jsonl"),
-              "--out", str(out)]  # fmt: skip
+        app,
+        [
+            "ingest",
+            "reddit",
+            "--comments",
+            str(tmp_path / "empty.jsonl"),
+            "--comments",
+            str(tmp_path / "RC.jsonl"),
+            "--out",
+            str(out),
+        ],  # fmt: skip
     )
     assert result.exit_code == 0, result.output
     assert "empty.jsonl: file is empty" in result.output

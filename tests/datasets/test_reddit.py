@@ -103,7 +103,9 @@ def test_max_users_keeps_the_most_active(reddit_slice, tmp_path):
 
 def test_pushshift_2024_records_with_every_real_field(shared_data, tmp_path):
     folder = shared_data / "pushshift-fixtures"
-    tally = ingest("reddit", [folder / "test_submissions.json", folder / "test_comments.json"], tmp_path, IngestOptions())
+    tally = ingest(
+        "reddit", [folder / "test_submissions.json", folder / "test_comments.json"], tmp_path, IngestOptions()
+    )
     assert tally.lines_read == 27 + 31 and tally.balanced() and tally.quarantined == 0
     activities = [a for h in iter_histories(tmp_path) for a in h.activities]
     comment = next(a for a in activities if a.activity_id == "t1_kod0bkd")

@@ -151,7 +151,9 @@ def _schema_of(response_format: dict[str, Any] | None) -> tuple[bool, str | None
     if not response_format:
         return False, None
     schema = response_format.get("schema") if response_format.get("type") == "json_schema" else None
-    return True, json.dumps(schema, sort_keys=True) if schema is not None else None
+    # Key order is kept: the grammar writes properties in schema order, so the signature's field
+    # order is the order the model decides them in (sorted keys made a bool field come first).
+    return True, json.dumps(schema) if schema is not None else None
 
 
 class LlamaCppEngine:
@@ -268,7 +270,7 @@ class LlamaCppEngine:
         messages = _chat_messages(request)
         json_wanted, schema_json = _schema_of(config.response_format)
         if s.json_schema is not None:
-            json_wanted, schema_json = True, json.dumps(s.json_schema, sort_keys=True)
+            json_wanted, schema_json = True, json.dumps(s.json_schema)
         temperature = s.temperature if config.temperature is None else config.temperature
         seed = s.seed if config.seed is None else config.seed
         kwargs = {

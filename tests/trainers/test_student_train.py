@@ -1,0 +1,46 @@
+import json
+
+import mlflow
+import pytest
+
+from tests.dev_triplets import write_toy_corpus
+from uue.trainers.student import train
+from uue.trainers.student_config import TrainConfig
+
+
+@pytest.mark.slow
+def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _, trip = write_toy_corpus(tmp_path, n_users=16)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = TrainConfig(
+        triplets=trip,
+        out=tmp_path / "model",
+        max_steps=2,
+        batch_size=8,
+        eval_steps=2,
+        max_seq_length=64,
+        valid_fraction=0.3,
+        matryoshka_dims=[32, 384],
+        tracking_uri=uri,
+        experiment="test",
+    )
+    result = train(config)
+
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(tmp_path / "model"), device="cpu")
+    assert model.encode(["hello"]).shape == (1, 384)
+    provenance = json.loads((tmp_path / "model" / "uue_provenance.json").read_text())
+    assert (
+        provenance["made_by"]["command"] == "uue train"
+        and provenance["triplets_report"]["kind"] == "dev-triplets"
+    )
+    assert provenance["split"]["train_users"] > 0 and provenance["split"]["valid_users"] > 0
+
+    mlflow.set_tracking_uri(uri)
+    run = mlflow.get_run(result["run_id"])
+    metrics = run.data.metrics
+    assert "eval_valid_cosine_accuracy" in metrics and "train_loss" in metrics
+    assert {"bench/dim32/sampled_recall_at_1", "bench/dim384/full_mrr"} <= set(metrics)
+    assert run.data.tags["uue.teacher_model"] == "dev-heuristic"

@@ -266,6 +266,72 @@ def synth(
     )
 
 
+@app.command("compile")
+@one_line_errors
+def compile_command(
+    program: Annotated[str, typer.Option(help="cluster | rerank | judge: the teacher module to compile")],
+    out: Annotated[Path, typer.Option(help="Compiled SynthProgram (DSPy save JSON); FILE.report.json beside it")],
+    optimizer: Annotated[str, typer.Option(help="bootstrap | random-search | mipro | gepa")] = "bootstrap",
+    trainset: Annotated[Path | None, typer.Option(help="Reference cases (JSON lines) to compile on")] = None,
+    valset: Annotated[Path | None, typer.Option(help="Reference cases to score before/after")] = None,
+    histories: Annotated[Path | None, typer.Option(help="Build the reference sets from `uue ingest` output")] = None,
+    max_users: Annotated[int | None, typer.Option(help="With --histories: only the first N users")] = None,
+    metric: Annotated[str | None, typer.Option(help="f1 | f1-loose | judge | retrieval | hardness | agreement")] = None,
+    teacher: Annotated[str, typer.Option(help="LiteLLM model string or local/<name>")] = "local/qwen2.5-coder-0.5b",
+    api_base: Annotated[str | None, typer.Option(help="Server URL of a hosted teacher")] = None,
+    prompt_model: Annotated[str | None, typer.Option(help="LM proposing instructions (MIPROv2) / reflecting (GEPA)")] = None,
+    base: Annotated[Path | None, typer.Option(help="Start from this saved SynthProgram")] = None,
+    max_train: Annotated[int, typer.Option(help="At most N training examples")] = 24,
+    max_val: Annotated[int, typer.Option(help="At most N validation examples")] = 24,
+    max_demos: Annotated[int, typer.Option(help="Bootstrapped demos per predictor")] = 2,
+    num_candidates: Annotated[int, typer.Option(help="Random search candidates; MIPROv2 without --auto")] = 4,
+    auto: Annotated[str | None, typer.Option(help="MIPROv2/GEPA budget: light | medium | heavy | none")] = "light",
+    max_metric_calls: Annotated[int | None, typer.Option(help="GEPA: cap on metric calls (overrides --auto)")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split, sampling and optimizers")] = 0,
+    track: Annotated[bool, typer.Option(help="Log the compile to MLflow")] = True,
+) -> None:
+    """Compile one teacher module with a DSPy optimizer on label-free reference sets; `uue synth --program OUT` uses it."""
+    from pydantic import ValidationError
+
+    from uue.errors import ConfigError
+    from uue.optimizers.compile import CompileConfig, compile_program
+    from uue.programs.lm import TeacherConfig
+
+    try:
+        config = CompileConfig(
+            program=program,
+            optimizer=optimizer,
+            out=out,
+            trainset=trainset,
+            valset=valset,
+            histories=histories,
+            max_users=max_users,
+            metric=metric,
+            teacher=TeacherConfig(model=teacher, api_base=api_base),
+            prompt_model=TeacherConfig(model=prompt_model, api_base=api_base) if prompt_model else None,
+            base=base,
+            max_train=max_train,
+            max_val=max_val,
+            max_demos=max_demos,
+            num_candidates=num_candidates,
+            auto=None if auto in (None, "none") else auto,
+            max_metric_calls=max_metric_calls,
+            seed=seed,
+            track=track,
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = "-".join(map(str, first["loc"])).replace("_", "-")
+        raise ConfigError(f"{'--' + where + ': ' if where else ''}{first['msg']}") from None
+    report = compile_program(config)
+    console.print(
+        f"[green]wrote[/green] {out}: {report['metric']['name']} {report['before']:.3f} -> {report['after']:.3f} "
+        f"on {report['valset_size']} val examples; {report['llm']['generated_calls']:,} LLM calls",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())
 

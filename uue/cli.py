@@ -283,7 +283,7 @@ def compile_command(
     base: Annotated[Path | None, typer.Option(help="Start from this saved SynthProgram")] = None,
     max_train: Annotated[int, typer.Option(help="At most N training examples")] = 24,
     max_val: Annotated[int, typer.Option(help="At most N validation examples")] = 24,
-    max_demos: Annotated[int, typer.Option(help="Bootstrapped demos per predictor")] = 2,
+    max_demos: Annotated[int, typer.Option(help="Bootstrapped demos per predictor")] = 1,
     num_candidates: Annotated[int, typer.Option(help="Random search candidates; MIPROv2 without --auto")] = 4,
     auto: Annotated[str | None, typer.Option(help="MIPROv2/GEPA budget: light | medium | heavy | none")] = "light",
     max_metric_calls: Annotated[int | None, typer.Option(help="GEPA: cap on metric calls (overrides --auto)")] = None,

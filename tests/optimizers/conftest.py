@@ -43,7 +43,6 @@ def oracle_reply(references: dict[str, list[int]]):
             tag = sum(map(ord, segment)) % 997
             return json.dumps(
                 {
-                    "small_talk": False,
                     "related": references.get(segment.strip(), [pivot]),
                     "specific": f"Oracle topic number {tag}",
                     "broad": f"Oracle area {tag % 7}",

@@ -30,14 +30,19 @@ def case(user="alice", thread=(0, 2, 4), community=(0, 2, 3, 4), title="Secured 
 
 
 def example(reference_case):
-    return dspy.Example(segment=reference_case.segment, clustered=[], pivot=4, case=reference_case).with_inputs(
-        "segment", "clustered", "pivot"
-    )
+    return dspy.Example(
+        segment=reference_case.segment, clustered=[], pivot=4, case=reference_case
+    ).with_inputs("segment", "clustered", "pivot")
 
 
 def cluster(related, attempts=1, failure=None):
     return dspy.Prediction(
-        has_cluster=bool(related), related=related, specific="x", broad="y", failure=failure, attempts=attempts
+        has_cluster=bool(related),
+        related=related,
+        specific="x",
+        broad="y",
+        failure=failure,
+        attempts=attempts,
     )
 
 
@@ -92,7 +97,10 @@ def test_gepa_feedback_wraps_any_metric():
     gepa = GEPAFeedback(ClusterF1())
     result = gepa(example(case()), cluster([0, 2, 4]), None, "pivot.predict", None)
     assert isinstance(result, dspy.Prediction)
-    assert (result.score, result.feedback) == (1.0, "F1 1.00 (precision 1.00, recall 1.00). Exactly the reference cluster.")
+    assert (result.score, result.feedback) == (
+        1.0,
+        "F1 1.00 (precision 1.00, recall 1.00). Exactly the reference cluster.",
+    )
 
 
 def test_summary_retrieval_ranks_its_own_cluster():
@@ -131,7 +139,10 @@ def test_negative_hardness(faithfulness, chosen, score, words):
         scored = metric.evaluate(rerank_example(), dspy.Prediction(negative=chosen, failure=None))
     assert scored.score == pytest.approx(score)
     assert words in scored.feedback
-    assert metric.evaluate(rerank_example(), dspy.Prediction(negative=None, failure="duplicate_ranks")).score == 0
+    assert (
+        metric.evaluate(rerank_example(), dspy.Prediction(negative=None, failure="duplicate_ranks")).score
+        == 0
+    )
 
 
 def test_summary_judge_and_judge_agreement_use_the_teacher():

@@ -38,7 +38,8 @@ def test_pivot_reference_is_its_thread_interleaved_with_others(real_cases):
         assert len({thread(a) for a in activities}) >= 2  # interleaves at least two threads
         assert set(case.thread) <= set(case.community)
         assert all(
-            activities[i].context.community == activities[case.pivot].context.community for i in case.community
+            activities[i].context.community == activities[case.pivot].context.community
+            for i in case.community
         )
         assert case.segment.text.startswith("[0] ") and f"[{case.pivot}] " in case.segment.text
     # Some segments really interleave: another thread sits between two activities of the pivot's.

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from itertools import accumulate, chain
 from pathlib import Path
 
 import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from uue.datasets.records import HISTORY_FEATURES, History
+from uue.datasets.records import ACTIVITY_ROW_FIELDS, HISTORY_FEATURES, History, HistoryRows
 from uue.errors import InputError
 
 HISTORIES_SUBDIR = "histories"
@@ -19,58 +20,63 @@ ROWS_PER_SHARD = 20000
 
 class _ColumnBuilder:
     """Appends histories straight into Arrow columns (`pa.Table.from_pylist` on nested rows was the
-    slowest step of ingestion: ~30 µs an activity)."""
+    slowest step of ingestion: ~30 µs an activity).
 
-    _ACTIVITY_TEXT = ("activity_id", "user_id", "platform", "kind", "text", "thread_id")
+    Works on `ACTIVITY_ROW_FIELDS` tuples: a user's rows are transposed with one `zip(*rows)` and
+    each field extends its column, so the per-activity cost is C code, not Python attribute access.
+    """
+
+    # Row fields that go to a column unchanged, by position in `ACTIVITY_ROW_FIELDS`.
+    _PLAIN = tuple(f for f in ACTIVITY_ROW_FIELDS if f not in ("parents", "record_ids"))
     _CONTEXT_TEXT = ("community", "title", "body", "root_author")
 
     def __init__(self) -> None:
         self.rows = 0
         self.users: list[str] = []
         self.platforms: list[str] = []
-        self.activity_offsets = [0]
-        self.columns: dict[str, list] = {
-            k: [] for k in (*self._ACTIVITY_TEXT, *self._CONTEXT_TEXT, "timestamp")
-        }
-        self.parent_offsets, self.parent_authors, self.parent_texts = [0], [], []
-        self.source_missing: list[bool] = []
-        self.source_files: list[str] = []
-        self.source_lines: list[int] = []
-        self.record_id_offsets, self.record_ids = [0], []
+        self.activity_counts: list[int] = []
+        self.columns: dict[str, list] = {k: [] for k in (*self._PLAIN, "user_id", "platform")}
+        self.parent_counts: list[int] = []
+        self.parents: list[tuple[str, str]] = []  # (author, text), every activity's in turn
+        self.record_id_counts: list[int] = []
+        self.record_ids: list[str] = []
 
-    def add(self, history: History) -> None:
+    def add(self, history: History | HistoryRows) -> None:
+        if isinstance(history, HistoryRows):
+            rows = history.rows
+            self.columns["user_id"].extend([history.user_id] * len(rows))
+            self.columns["platform"].extend([history.platform] * len(rows))
+        else:  # an activity keeps its own user_id and platform, as written by its parser
+            rows = [a.to_row() for a in history.activities]
+            self.columns["user_id"].extend([a.user_id for a in history.activities])
+            self.columns["platform"].extend([a.platform for a in history.activities])
         self.rows += 1
         self.users.append(history.user_id)
         self.platforms.append(history.platform)
+        self.activity_counts.append(len(rows))
+        if not rows:
+            return
         columns = self.columns
-        for activity in history.activities:
-            for name in self._ACTIVITY_TEXT:
-                columns[name].append(getattr(activity, name))
-            columns["timestamp"].append(activity.timestamp)
-            context = activity.context
-            for name in self._CONTEXT_TEXT:
-                columns[name].append(getattr(context, name))
-            for parent in context.parents:
-                self.parent_authors.append(parent.author)
-                self.parent_texts.append(parent.text)
-            self.parent_offsets.append(len(self.parent_authors))
-            source = activity.source
-            self.source_missing.append(source is None)
-            self.source_files.append(source.file if source else "")
-            self.source_lines.append(source.line if source else 0)
-            self.record_ids.extend(source.record_ids if source else ())
-            self.record_id_offsets.append(len(self.record_ids))
-        self.activity_offsets.append(len(columns["timestamp"]))
+        for name, values in zip(ACTIVITY_ROW_FIELDS, zip(*rows, strict=True), strict=True):
+            if name == "parents":
+                self.parent_counts.extend(map(len, values))
+                self.parents.extend(chain.from_iterable(values))
+            elif name == "record_ids":
+                self.record_id_counts.extend(map(len, values))
+                self.record_ids.extend(chain.from_iterable(values))
+            else:
+                columns[name].extend(values)
 
     def table(self, schema: pa.Schema) -> pa.Table:
         activity_type = schema.field("activities").type.value_type
         context_type = activity_type.field("context").type
         source_type = activity_type.field("source").type
         text = pa.string()
+        authors, texts = zip(*self.parents, strict=True) if self.parents else ((), ())
         parents = pa.ListArray.from_arrays(
-            pa.array(self.parent_offsets, pa.int32()),
+            _offsets(self.parent_counts),
             pa.StructArray.from_arrays(
-                [pa.array(self.parent_authors, text), pa.array(self.parent_texts, text)],
+                [pa.array(authors, text), pa.array(texts, text)],
                 fields=list(context_type.field("parents").type.value_type),
             ),
         )
@@ -78,38 +84,43 @@ class _ColumnBuilder:
             [*(pa.array(self.columns[k], text) for k in self._CONTEXT_TEXT), parents],
             fields=list(context_type),
         )
+        files = pa.array(self.columns["source_file"], text)  # None where an activity has no source
         source = pa.StructArray.from_arrays(
             [
-                pa.array(self.source_files, text),
-                pa.array(self.source_lines, pa.int64()),
-                pa.ListArray.from_arrays(
-                    pa.array(self.record_id_offsets, pa.int32()), pa.array(self.record_ids, text)
-                ),
+                files.fill_null(""),
+                pa.array(self.columns["source_line"], pa.int64()),
+                pa.ListArray.from_arrays(_offsets(self.record_id_counts), pa.array(self.record_ids, text)),
             ],
             fields=list(source_type),
-            mask=pa.array(self.source_missing, pa.bool_()),
+            mask=files.is_null(),
         )
-        by_name = {k: pa.array(self.columns[k], text) for k in self._ACTIVITY_TEXT}
+        by_name = {
+            k: pa.array(self.columns[k], text)
+            for k in ("activity_id", "user_id", "platform", "kind", "text", "thread_id")
+        }
         by_name.update(
             timestamp=pa.array(self.columns["timestamp"], pa.int64()), context=context, source=source
         )
         activities = pa.StructArray.from_arrays(
             [by_name[f.name] for f in activity_type], fields=list(activity_type)
         )
-        offsets = pa.array(self.activity_offsets, pa.int32())
-        counts = [b - a for a, b in zip(self.activity_offsets, self.activity_offsets[1:], strict=False)]
         return pa.Table.from_arrays(
             [
                 pa.array(self.users, text),
                 pa.array(self.platforms, text),
-                pa.array(counts, pa.int64()),
-                pa.ListArray.from_arrays(offsets, activities),
+                pa.array(self.activity_counts, pa.int64()),
+                pa.ListArray.from_arrays(_offsets(self.activity_counts), activities),
             ],
             schema=schema,
         )
 
 
-def write_histories(histories: Iterable[History], out_dir: Path) -> tuple[int, int]:
+def _offsets(counts: list[int]) -> pa.Array:
+    """List offsets from per-list lengths: 0, then the running total."""
+    return pa.array(list(accumulate(counts, initial=0)), pa.int32())
+
+
+def write_histories(histories: Iterable[History | HistoryRows], out_dir: Path) -> tuple[int, int]:
     """Write histories as `out_dir/histories/part-NNNNN.parquet`; returns (users, activities)."""
     shard_dir = out_dir / HISTORIES_SUBDIR
     shard_dir.mkdir(parents=True, exist_ok=True)
@@ -134,7 +145,7 @@ def write_histories(histories: Iterable[History], out_dir: Path) -> tuple[int, i
     for history in histories:
         builder.add(history)
         users += 1
-        activities += len(history.activities)
+        activities += builder.activity_counts[-1]
         if builder.rows >= ROWS_PER_WRITE:
             flush()
     if builder.rows or writer is None:

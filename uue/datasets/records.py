@@ -78,6 +78,41 @@ class Activity:
             else {"file": source.file, "line": source.line, "record_ids": source.record_ids},
         }
 
+    def to_row(self) -> tuple:
+        """This activity as an `ACTIVITY_ROW_FIELDS` tuple (no provenance: source_file None)."""
+        context, source = self.context, self.source
+        return (
+            self.timestamp,
+            self.activity_id,
+            self.kind,
+            self.text,
+            self.thread_id,
+            context.community,
+            context.title,
+            context.body,
+            context.root_author,
+            [(p.author, p.text) for p in context.parents],
+            *((source.file, source.line, source.record_ids) if source else (None, 0, ())),
+        )
+
+    @classmethod
+    def from_row(cls, user_id: str, platform: str, row: tuple) -> Activity:
+        (timestamp, activity_id, kind, text, thread_id, community, title, body, root_author, parents,
+         source_file, source_line, record_ids) = row  # fmt: skip
+        return cls(
+            activity_id=activity_id,
+            user_id=user_id,
+            platform=platform,
+            kind=kind,
+            timestamp=timestamp,
+            text=text,
+            context=ThreadContext(
+                community, title, body, root_author, [ContextMessage(a, t) for a, t in parents]
+            ),
+            thread_id=thread_id,
+            source=None if source_file is None else Source(source_file, source_line, list(record_ids)),
+        )
+
     @classmethod
     def from_dict(cls, row: dict) -> Activity:
         context = dict(row.get("context") or {})
@@ -115,6 +150,42 @@ class History:
     @classmethod
     def from_dict(cls, row: dict) -> History:
         return cls(row["user_id"], row["platform"], [Activity.from_dict(a) for a in row["activities"]])
+
+
+# An activity as a flat tuple, in this order: what parsers that build many histories hand the
+# Parquet writer instead of `Activity` objects (one tuple per activity instead of four objects, and
+# a timestamp-first order that sorts a history with a plain `list.sort()`). `parents` is a sequence
+# of (author, text) pairs, oldest first; `source_file` is None when the activity has no provenance.
+ACTIVITY_ROW_FIELDS = (
+    "timestamp",
+    "activity_id",
+    "kind",
+    "text",
+    "thread_id",
+    "community",
+    "title",
+    "body",
+    "root_author",
+    "parents",
+    "source_file",
+    "source_line",
+    "record_ids",
+)
+
+
+@dataclass(slots=True)
+class HistoryRows:
+    """A user's history as `ACTIVITY_ROW_FIELDS` tuples, oldest first; `write_histories` takes it
+    wherever it takes a `History`."""
+
+    user_id: str
+    platform: str
+    rows: list[tuple]
+
+    def to_history(self) -> History:
+        return History(
+            self.user_id, self.platform, [Activity.from_row(self.user_id, self.platform, r) for r in self.rows]
+        )
 
 
 _STR = datasets.Value("string")

@@ -53,7 +53,7 @@ class MemoryIndex(RedditIndex):
     def __init__(self) -> None:
         self.comments: dict[str, tuple] = {}
         self.submissions: dict[str, tuple] = {}
-        self.by_author: dict[str, list[tuple]] = defaultdict(list)  # activity rows only
+        self.by_author: dict[str, tuple[tuple, ...]] = {}  # activity rows only, set by finish()
 
     def add(self, comments: list[tuple], submissions: list[tuple]) -> None:
         for table, rows in ((self.comments, comments), (self.submissions, submissions)):
@@ -62,12 +62,16 @@ class MemoryIndex(RedditIndex):
 
     def finish(self) -> tuple[int, Counter]:
         skipped: Counter = Counter()
+        by_author: dict[str, list[tuple]] = defaultdict(list)
         for table in (self.comments, self.submissions):
             for row in table.values():
                 if row[_SKIP]:
                     skipped[row[_SKIP]] += 1
                 else:
-                    self.by_author[row[1]].append(row)
+                    by_author[row[1]].append(row)
+        # Tuples of tuples of strings drop out of the garbage collector's tracking; 100,000 lists
+        # would stay tracked, and every full collection would walk them and all their rows.
+        self.by_author = {author: tuple(rows) for author, rows in by_author.items()}
         return len(self.comments) + len(self.submissions), skipped
 
     def activity_counts(self, since: int, until: int) -> Iterator[tuple[str, int]]:

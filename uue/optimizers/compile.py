@@ -94,7 +94,9 @@ class CompileConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     program: ProgramPart = Field(description="cluster | rerank | judge: the module to compile")
-    optimizer: OptimizerName = Field(OptimizerName.bootstrap, description="bootstrap | random-search | mipro | gepa")
+    optimizer: OptimizerName = Field(
+        OptimizerName.bootstrap, description="bootstrap | random-search | mipro | gepa"
+    )
     out: Path = Field(description="The compiled SynthProgram (DSPy save JSON); FILE.report.json beside it")
     trainset: Path | None = Field(None, description="Reference cases (JSON lines) to compile on")
     valset: Path | None = Field(None, description="Reference cases to score before/after and select on")
@@ -102,17 +104,30 @@ class CompileConfig(BaseModel):
         None, description="Build train/val/test reference sets from these histories (written beside --out)"
     )
     max_users: int | None = Field(None, ge=1, description="With --histories: read only the first N users")
-    metric: MetricName | None = Field(None, description="Default: f1 (cluster), hardness (rerank), agreement (judge)")
+    metric: MetricName | None = Field(
+        None, description="Default: f1 (cluster), hardness (rerank), agreement (judge)"
+    )
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
     prompt_model: TeacherConfig | None = Field(
         None, description="LM that proposes instructions (MIPROv2) or reflects (GEPA); default: the teacher"
     )
     base: Path | None = Field(None, description="Start from this saved SynthProgram (default: a fresh one)")
-    max_train: int = Field(24, ge=1, description="Use at most N training examples (the offline teacher is slow)")
+    max_train: int = Field(
+        24, ge=1, description="Use at most N training examples (the offline teacher is slow)"
+    )
     max_val: int = Field(24, ge=1, description="Use at most N validation examples")
-    max_demos: int = Field(2, ge=0, description="Bootstrapped demos per predictor")
-    max_labeled_demos: int = Field(0, ge=0, description="Raw training examples as demos (references lack labels)")
-    num_candidates: int = Field(4, ge=1, description="Random search: candidate programs; MIPROv2 without --auto")
+    max_demos: int = Field(
+        1, ge=0, description="Bootstrapped demos per predictor (each holds a whole segment: mind n_ctx)"
+    )
+    max_labeled_demos: int = Field(
+        0, ge=0, description="Raw training examples as demos (references lack labels)"
+    )
+    keep_base_demos: bool = Field(
+        True, description="Keep the modules' hand-written demos (optimizers reset demos) before the new ones"
+    )
+    num_candidates: int = Field(
+        4, ge=1, description="Random search: candidate programs; MIPROv2 without --auto"
+    )
     auto: Literal["light", "medium", "heavy"] | None = Field(
         "light", description="MIPROv2/GEPA budget preset; ignored by GEPA when --max-metric-calls is set"
     )
@@ -127,7 +142,9 @@ class CompileConfig(BaseModel):
             raise ValueError("give --trainset and --valset, or --histories to build them")
         if self.metric is not None and self.metric not in METRICS_OF[self.program]:
             allowed = ", ".join(m.value for m in METRICS_OF[self.program])
-            raise ValueError(f"metric {self.metric.value!r} does not fit program {self.program.value!r}: {allowed}")
+            raise ValueError(
+                f"metric {self.metric.value!r} does not fit program {self.program.value!r}: {allowed}"
+            )
         if self.optimizer is OptimizerName.gepa and self.auto is None and self.max_metric_calls is None:
             raise ValueError("GEPA needs a budget: --auto light|medium|heavy or --max-metric-calls N")
         return self
@@ -284,6 +301,25 @@ def run_optimizer(
     return optimizer.compile(student, trainset=trainset, valset=valset)
 
 
+def with_base_demos(compiled: dspy.Module, student: dspy.Module) -> dspy.Module:
+    """Put the student's own demos (hand-written worked answers) back in front of the compiled ones.
+
+    DSPy's demo optimizers start from `reset_copy()`, which drops them; changes `compiled` in place
+    (a copy the optimizer made, never the student)."""
+    base = dict(student.named_predictors())
+    for name, predictor in compiled.named_predictors():
+        kept = [demo for demo in base[name].demos if demo not in predictor.demos]
+        predictor.demos = [*kept, *predictor.demos]
+    return compiled
+
+
+def part_of_program(compiled: dspy.Module) -> dspy.Module:
+    """Clear DSPy's `_compiled` flag: a module marked compiled is frozen, and its parent's
+    `named_parameters`, `dump_state` and `save` skip it, so the saved program would lose it."""
+    compiled._compiled = False
+    return compiled
+
+
 def evaluate(program: dspy.Module, examples: list[dspy.Example], metric: Metric) -> float:
     """Mean metric over `examples` (a failed call scores 0), with DSPy's Evaluate (autologged)."""
     result = dspy.Evaluate(
@@ -344,9 +380,11 @@ def compile_program(config: CompileConfig) -> dict[str, Any]:
     with mlflow_run(config) as run, dspy.context(lm=task_lm, adapter=default_adapter(config.teacher)):
         before = evaluate(student, valset, metric)
         compiled_part = run_optimizer(config, student, trainset, valset, metric, counted, task_lm, prompt_lm)
+        if config.keep_base_demos:
+            compiled_part = with_base_demos(compiled_part, student)
         after = evaluate(compiled_part, valset, metric)
         program: SynthProgram = base.deepcopy()
-        setattr(program, attribute, compiled_part)
+        setattr(program, attribute, part_of_program(compiled_part))
         config.out.parent.mkdir(parents=True, exist_ok=True)
         program.save(str(config.out))
 
@@ -370,7 +408,9 @@ def compile_program(config: CompileConfig) -> dict[str, Any]:
             "program_file": str(config.out),
             "seconds": round(time.perf_counter() - started, 2),
             "made_by": made_by(
-                "uue compile", config.model_dump(mode="json"), [*inputs, *([config.base] if config.base else [])]
+                "uue compile",
+                config.model_dump(mode="json"),
+                [*inputs, *([config.base] if config.base else [])],
             ),
         }
         report_path(config.out).write_text(json.dumps(report, indent=2, default=str))

@@ -215,7 +215,9 @@ class SummaryRetrieval(Metric):
         feedback = f"The label ranks its own cluster {rank} of {len(documents)}."
         if rank > 1:
             best = chosen[int(np.argmax(scores[1:]))]
-            feedback += f" It is closer to another user's cluster about {best.title!r}: name what is specific."
+            feedback += (
+                f" It is closer to another user's cluster about {best.title!r}: name what is specific."
+            )
         return Scored(1.0 / rank, feedback)
 
     def get_config_dict(self) -> dict[str, Any]:
@@ -257,9 +259,7 @@ class NegativeHardness(Metric):
         others = [c for i, c in enumerate(candidates) if i != index]
         context = self.embed([example.context])  # [1, d]
         sims = (self.embed([chosen, *others]) @ context.T)[:, 0]  # [1 + n_others]
-        closeness = (
-            float(((sims[1:] < sims[0]) + 0.5 * (sims[1:] == sims[0])).mean()) if others else 1.0
-        )
+        closeness = float(((sims[1:] < sims[0]) + 0.5 * (sims[1:] == sims[0])).mean()) if others else 1.0
         grade = self.judge(activities=example.context, label=chosen)
         if math.isnan(grade.faithfulness):
             return Scored(0.0, f"The judge gave no valid grade of the negative ({grade.failure}).")

@@ -177,7 +177,9 @@ def write_cases(cases: Iterable[ReferenceCase], path: Path) -> int:
 
 def read_cases(path: Path) -> list[ReferenceCase]:
     if not path.is_file():
-        raise InputError(str(path), "no such reference set", hint="build one with `uue compile --histories DIR`")
+        raise InputError(
+            str(path), "no such reference set", hint="build one with `uue compile --histories DIR`"
+        )
     cases = []
     with open(path, encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
@@ -203,7 +205,9 @@ def cluster_examples(cases: Sequence[ReferenceCase]) -> list[dspy.Example]:
 
 def _other_titles(cases: Sequence[ReferenceCase], case: ReferenceCase) -> list[str]:
     own = case.title.lower()
-    return sorted({c.title for c in cases if c.user_id != case.user_id and c.title and c.title.lower() != own})
+    return sorted(
+        {c.title for c in cases if c.user_id != case.user_id and c.title and c.title.lower() != own}
+    )
 
 
 def rerank_examples(cases: Sequence[ReferenceCase], candidates: int = 4, seed: int = 0) -> list[dspy.Example]:

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
 
 import dspy
-from pydantic import StringConstraints
 
 from uue.datasets.records import Activity
 from uue.programs.checks import normalized, summary_problem
 from uue.programs.retry import predict_valid
 
 PIVOT_CHARS = 600  # the pivot is repeated after the segment, cut to this length
-SPECIFIC_CHARS = 70
-BROAD_CHARS = 32
 
 
 @dataclass(frozen=True)
@@ -55,13 +51,8 @@ class ClusterAroundPivot(dspy.Signature):
     # Output order is the order the grammar makes the model decide: labels first (the pivot's text
     # is fresh in the suffix), indices last. No "no cluster" flag: the 0.5B teacher set any bool
     # early in the answer to true; an empty label is the "nothing here" answer.
-    # The grammar caps the labels' length: the 0.5B teacher otherwise copies whole sentences.
-    specific: Annotated[str, StringConstraints(max_length=SPECIFIC_CHARS)] = dspy.OutputField(
-        desc="the topic as a short item-like label"
-    )
-    broad: Annotated[str, StringConstraints(max_length=BROAD_CHARS)] = dspy.OutputField(
-        desc="broad category, 1 to 3 words"
-    )
+    specific: str = dspy.OutputField(desc="the topic as a short item-like label")
+    broad: str = dspy.OutputField(desc="broad category, 1 to 3 words")
     related: list[int] = dspy.OutputField(desc="indices about the same topic, the pivot included")
 
 
@@ -70,7 +61,8 @@ def cluster_problem(
 ) -> str | None:
     """Why the prediction is not a usable cluster (a reason code), or None.
 
-    Empty labels are valid as they are: "nothing here" is an answer.
+    Empty labels are valid as they are: "nothing here" is an answer. A missing pivot is not a
+    problem: the pivot belongs to its own cluster, and `PivotCluster` adds it.
     """
     if is_empty(prediction):
         return None
@@ -81,8 +73,6 @@ def cluster_problem(
         return "index_out_of_range"
     if set(related) & set(clustered):
         return "index_already_clustered"
-    if pivot not in related:
-        return "pivot_missing"
     own_words = [a.text for a in segment.activities]
     for name in ("specific", "broad"):
         problem = summary_problem(
@@ -163,7 +153,7 @@ class PivotCluster(dspy.Module):
             )
         return dspy.Prediction(
             has_cluster=True,
-            related=sorted(found.related),
+            related=sorted({*found.related, pivot}),
             specific=found.specific.strip(),
             broad=found.broad.strip(),
             failure=None,

@@ -104,10 +104,9 @@ def deterministic_reply(prompt: str, fields: list[str]) -> str:
     if "related" in fields:
         pivot = int(_field(prompt, "pivot") or 0)
         answer: dict[str, Any] = {
-            "small_talk": False,
-            "related": [pivot],
             "specific": f"Scripted topic label {tag}",
             "broad": f"Scripted area {tag[:2]}",
+            "related": [pivot],
         }
     elif "ranking" in fields:
         count = len(re.findall(r"^\[\d+\] ", _field(prompt, "candidates"), flags=re.M))

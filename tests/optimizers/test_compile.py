@@ -1,0 +1,151 @@
+"""`uue compile` on a scripted teacher: demos are set, the input is untouched, the saved program
+round-trips and loads in `uue synth`, and the MLflow run holds before/after scores."""
+
+from __future__ import annotations
+
+import json
+
+import dspy
+import mlflow
+import pytest
+from typer.testing import CliRunner
+
+from tests.optimizers.conftest import oracle_reply
+from uue.cli import app
+from uue.optimizers import compile as compile_module
+from uue.optimizers.compile import CompileConfig, compile_program, report_path, run_optimizer
+from uue.optimizers.metrics import ClusterF1
+from uue.optimizers.references import Split, cluster_examples, split_cases, write_cases
+from uue.programs.lm import TeacherConfig
+from uue.programs.program import SynthProgram, load_program, program_hash
+from uue.programs.scripted import scripted_lm
+from uue.programs.synth import SynthConfig, run_synth
+
+SCRIPTED = TeacherConfig(model="scripted/deterministic")
+
+
+@pytest.fixture(scope="module")
+def splits(real_cases):
+    return split_cases(real_cases, seed=0)
+
+
+@pytest.fixture
+def oracle(splits):
+    """Right about every training segment and every other validation segment."""
+    known = [*splits[Split.train], *splits[Split.val][::2]]
+    return scripted_lm(
+        oracle_reply({c.segment.text.strip(): list(c.thread) for c in known}), model="scripted/oracle"
+    )
+
+
+@pytest.fixture
+def reference_files(splits, tmp_path):
+    paths = {split: tmp_path / f"{split.value}.jsonl" for split in (Split.train, Split.val)}
+    for split, path in paths.items():
+        write_cases(splits[split][:8], path)
+    return paths
+
+
+def predictions(module, examples):
+    return [(p.related, p.specific, p.broad) for p in (module(**e.inputs()) for e in examples)]
+
+
+def test_bootstrap_returns_a_copy_with_demos_that_round_trips(splits, oracle, tmp_path):
+    student = SynthProgram().pivot
+    train, val = cluster_examples(splits[Split.train][:6]), cluster_examples(splits[Split.val][:6])
+    handwritten = list(student.predict.demos)
+    config = CompileConfig(
+        program="cluster", out=tmp_path / "p.json", trainset=tmp_path, valset=tmp_path, max_demos=2
+    )
+    metric = ClusterF1()
+    with dspy.context(lm=oracle, adapter=dspy.JSONAdapter()):
+        compiled = run_optimizer(
+            config, student, train, val, metric, compile_module.CountedMetric(metric), oracle, oracle
+        )
+    assert student.predict.demos == handwritten  # the input is never changed
+    assert compiled is not student and len(compiled.predict.demos) == 2  # optimizers reset demos
+    assert all(isinstance(d.segment, str) and d.related for d in compiled.predict.demos)
+    compile_module.with_base_demos(compiled, student)
+    assert compiled.predict.demos[: len(handwritten)] == handwritten and len(
+        compiled.predict.demos
+    ) == 2 + len(handwritten)
+
+    program = SynthProgram()
+    program.pivot = compile_module.part_of_program(compiled)
+    program.save(str(tmp_path / "p.json"))
+    loaded = load_program(tmp_path / "p.json")
+    assert [(d["segment"], d["related"]) for d in loaded.pivot.predict.demos] == [
+        (d["segment"], d["related"]) for d in compiled.predict.demos
+    ]
+    assert program_hash(loaded) == program_hash(program)
+    with dspy.context(lm=oracle, adapter=dspy.JSONAdapter()):
+        first = predictions(compiled, val)
+        calls = len(oracle.engine.prompts)
+        again = predictions(loaded.pivot, val)
+    assert again == first
+    assert len(oracle.engine.prompts) == calls  # identical prompts: every call came from the cache
+
+
+def test_compile_writes_program_report_and_mlflow_run(reference_files, oracle, tmp_path, monkeypatch):
+    monkeypatch.setattr(compile_module, "build_lm_for", lambda config: oracle)
+    out = tmp_path / "compiled" / "cluster.json"
+    config = CompileConfig(
+        program="cluster",
+        optimizer="bootstrap",
+        out=out,
+        trainset=reference_files[Split.train],
+        valset=reference_files[Split.val],
+        teacher=SCRIPTED,
+        max_demos=2,
+    )
+    report = compile_program(config)
+    assert report["demos"] == {"predict": 2 + len(SynthProgram().pivot.predict.demos)}
+    assert 0.0 < report["before"] <= 1.0 and report["after"] == pytest.approx(report["before"])
+    assert report["metric_calls"] >= 2 and report["llm"]["calls"] > 0
+    assert report["teacher_model"] == "scripted/deterministic"
+    assert report["made_by"]["command"] == "uue compile"
+    assert json.loads(report_path(out).read_text())["program_hash"] == program_hash(load_program(out))
+
+    runs = mlflow.search_runs(experiment_names=["uue-compile"], output_format="list")
+    run = next(r for r in runs if r.data.tags.get("program_hash") == report["program_hash"])
+    assert run.data.metrics["before"] == pytest.approx(report["before"])
+    assert run.data.metrics["after"] == pytest.approx(report["after"])
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "program")}
+    assert artifacts == {"program/cluster.json", "program/cluster.report.json"}
+
+
+def test_cli_builds_references_and_synth_loads_the_program(real_histories, tmp_path):
+    out = tmp_path / "c.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "compile", "--program", "cluster", "--histories", str(real_histories), "--max-users", "300",
+            "--teacher", "scripted/deterministic", "--max-train", "4", "--max-val", "4", "--out", str(out),
+            "--no-track",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert all(out.with_name(f"c.{s}.jsonl").is_file() for s in ("train", "val", "test"))
+    report = json.loads(report_path(out).read_text())
+    synth = run_synth(
+        SynthConfig(
+            histories=real_histories, out=tmp_path / "synth", teacher=SCRIPTED, max_users=2, program=out,
+            track=False, progress=False,
+        )
+    )  # fmt: skip
+    assert synth["program_hash"] == report["program_hash"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--program", "rerank", "--metric", "f1", "--histories", "x"], "does not fit program 'rerank'"),
+        (["--program", "cluster"], "give --trainset and --valset, or --histories"),
+        (["--program", "cluster", "--optimizer", "gepa", "--auto", "none", "--histories", "x"], "GEPA needs a budget"),
+        (["--program", "cluster", "--trainset", "nope.jsonl", "--valset", "nope.jsonl", "--no-track"], "no such reference set"),
+    ],
+)  # fmt: skip
+def test_cli_errors_are_one_line(args, message, tmp_path):
+    result = CliRunner().invoke(app, ["compile", *args, "--out", str(tmp_path / "c.json")])
+    assert result.exit_code == 2
+    assert message in result.output.replace("\n", " ")

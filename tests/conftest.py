@@ -28,9 +28,10 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture(autouse=True)
-def _isolated_dspy(tmp_path_factory, monkeypatch):
-    """Every test gets DSPy's default settings and a private on-disk cache."""
+@pytest.fixture
+def isolated_dspy(tmp_path_factory, monkeypatch):
+    """DSPy's default settings and a private on-disk cache (autouse in tests/optimizers; opt-in elsewhere,
+    since importing and configuring DSPy costs about a second a test)."""
     import dspy
 
     cache_dir = tmp_path_factory.mktemp("dspy-cache")

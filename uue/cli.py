@@ -332,6 +332,44 @@ def compile_command(
     )
 
 
+seqrec_app = typer.Typer(help="Sequential recommenders (SASRec, BERT4Rec) with LLM-profile distillation.")
+app.add_typer(seqrec_app, name="seqrec")
+
+
+@seqrec_app.command("train")
+@one_line_errors
+def seqrec_train(
+    config: Annotated[Path, typer.Option(help="YAML config (see configs/seqrec/)")],
+    epochs: Annotated[int | None, typer.Option(help="Override training.epochs")] = None,
+    out: Annotated[Path | None, typer.Option(help="Save the trained model checkpoint here")] = None,
+) -> None:
+    """Train SASRec/BERT4Rec (optionally distilling user profiles), tracked in MLflow."""
+    from uue.trainers.seqrec import load_config, train_seqrec
+    from uue.trainers.seqrec.train import save_checkpoint
+
+    settings = load_config(config, {"training.epochs": epochs} if epochs else None)
+    result = train_seqrec(settings)
+    if out:
+        save_checkpoint(result.model, settings, out)
+    for protocol, metrics in result.test_metrics.items():
+        console.print(f"{protocol}: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())), highlight=False)
+
+
+@seqrec_app.command("bench")
+@one_line_errors
+def seqrec_bench(
+    config: Annotated[Path, typer.Option(help="YAML config (see configs/seqrec/)")],
+    protocol: Annotated[list[str], typer.Option(help="full | random99 | random100 | popular100; repeat")] = ["full"],  # noqa: B006
+    checkpoint: Annotated[Path | None, typer.Option(help="Evaluate this checkpoint instead of training")] = None,
+) -> None:
+    """HR/NDCG/Recall@5,10,20 with full ranking and the papers' sampled protocols."""
+    from uue.trainers.seqrec import load_config
+    from uue.trainers.seqrec.train import evaluate_seqrec_config
+
+    results = evaluate_seqrec_config(load_config(config), protocols=protocol, checkpoint=checkpoint)
+    console.print_json(json.dumps(results))
+
+
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())
 

@@ -15,6 +15,11 @@ from uue.optimizers.references import build_cases
 from uue.programs.scripted import _field
 
 
+@pytest.fixture(autouse=True)
+def _dspy_settings(isolated_dspy):
+    yield
+
+
 @pytest.fixture(scope="session")
 def real_histories(shared_data, tmp_path_factory):
     """The first 2,000 submissions and 20,000 comments of the shared dumps, ingested (~3 s)."""

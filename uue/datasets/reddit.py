@@ -10,8 +10,10 @@ time. Peak memory on the disk index is one batch of histories plus the SQLite ca
 
 from __future__ import annotations
 
+import gc
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +81,20 @@ def _timestamp(obj: dict) -> int:
         raise _BadLine("invalid_field:created_utc", repr(value)[:40]) from None
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector. Ingestion allocates a tuple or more per line and makes no
+    reference cycles, so collections free nothing; yet each full one walks the whole index, and
+    together they took a fifth of the run time. Reference counting still frees everything."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _estimated_mb(files: Sequence[Path]) -> float:
     return sum(p.stat().st_size * _EXPANSION.get(p.suffix, 1) for p in files) / 2**20
 
@@ -100,8 +116,9 @@ class RedditParser(PlatformParser):
     def histories(self, options: IngestOptions, tally: IngestTally) -> Iterator[HistoryRows]:
         index = self._choose_index(options)
         try:
-            self._load(index, tally, options.bots if options.bots is not None else DEFAULT_BOTS)
-            yield from self._select_and_build(index, options, tally)
+            with _collector_paused():
+                self._load(index, tally, options.bots if options.bots is not None else DEFAULT_BOTS)
+                yield from self._select_and_build(index, options, tally)
         finally:
             index.close()
 
@@ -321,11 +338,7 @@ class RedditParser(PlatformParser):
     @staticmethod
     def _chain(parent_id: str, parents: dict, max_depth: int) -> tuple[tuple, tuple]:
         """The parent comments of one activity as (author, body) pairs, oldest first, as far up as the
-        dump has them, and their fullnames.
-
-        Tuples, not lists: a tuple of strings drops out of the garbage collector's tracking, and the
-        full collections that tracked containers trigger were a fifth of the run time.
-        """
+        dump has them, and their fullnames. Tuples: one chain is shared by every reply to its parent."""
         pairs: list[tuple[str, str]] = []
         record_ids: list[str] = []
         while parent_id.startswith("t1_") and len(pairs) < max_depth:

@@ -16,10 +16,20 @@ install: $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[local,dev]"
 
+DEMO_USERS ?= 6
+
+# The main job on the shared Reddit data with the offline defaults (local 0.5B teacher, MiniLM student):
+# ingest -> synth -> bench (baselines) -> train (student) -> bench (baselines vs student).
 demo: install
 	$(BIN)/uue ingest reddit --submissions $(SHARED)/reddit-college/RS_reddit-college.zst \
 		--comments $(SHARED)/reddit-college/RC_reddit-college.zst \
 		--min-activities 20 --max-users 200 --out $(DEMO_OUT)/histories
+	$(BIN)/uue synth --histories $(DEMO_OUT)/histories --out $(DEMO_OUT)/synth \
+		--max-users $(DEMO_USERS) --max-positives 2 --segment-size 8 --candidates 3
+	$(BIN)/uue bench --triplets $(DEMO_OUT)/synth --model bm25 --model minilm --out $(DEMO_OUT)/bench-base
+	$(BIN)/uue train --triplets $(DEMO_OUT)/synth --out $(DEMO_OUT)/student --max-steps 20 --batch-size 8
+	$(BIN)/uue bench --triplets $(DEMO_OUT)/synth --model bm25 --model minilm --model $(DEMO_OUT)/student \
+		--out $(DEMO_OUT)/bench-student
 
 test: install
 	$(BIN)/ruff check uue tests benchmarks

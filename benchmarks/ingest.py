@@ -43,7 +43,9 @@ def _timed(target, args, queue) -> None:
     started, cpu_started = time.perf_counter(), time.process_time()
     lines = target(*args)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    queue.put((lines, time.perf_counter() - started, time.process_time() - cpu_started, usage.ru_maxrss / 1024))
+    queue.put(
+        (lines, time.perf_counter() - started, time.process_time() - cpu_started, usage.ru_maxrss / 1024)
+    )
 
 
 def measure(target, *args) -> tuple[int, float, float, float]:
@@ -69,12 +71,18 @@ def main() -> None:
     report = json.loads((args.out / "report.json").read_text())
     print(f"input: {len(files)} files, {compressed:.1f} MiB compressed, {bare_lines:,} lines")
     print(f"{'':24}{'wall s':>8}{'CPU s':>8}{'lines/s':>11}{'peak MiB':>10}")
-    print(f"{'bare zstd + json.loads':24}{bare_s:8.1f}{bare_cpu:8.1f}{bare_lines / bare_s:11,.0f}{bare_mb:10.0f}")
+    print(
+        f"{'bare zstd + json.loads':24}{bare_s:8.1f}{bare_cpu:8.1f}{bare_lines / bare_s:11,.0f}{bare_mb:10.0f}"
+    )
     print(f"{'uue ingest reddit':24}{uue_s:8.1f}{uue_cpu:8.1f}{uue_lines / uue_s:11,.0f}{uue_mb:10.0f}")
-    print(f"throughput ratio uue/bare: {bare_s / uue_s:.2f} by wall time, {bare_cpu / uue_cpu:.2f} by CPU time"
-          " (target >= 0.5)")
-    print(f"written: {report['users_written']:,} users, {report['records_written']:,} activities; "
-          f"balanced: {report['balanced']}")
+    print(
+        f"throughput ratio uue/bare: {bare_s / uue_s:.2f} by wall time, {bare_cpu / uue_cpu:.2f} by CPU time"
+        " (target >= 0.5)"
+    )
+    print(
+        f"written: {report['users_written']:,} users, {report['records_written']:,} activities; "
+        f"balanced: {report['balanced']}"
+    )
 
 
 if __name__ == "__main__":

@@ -144,3 +144,14 @@ def test_segment_numbers_the_most_recent_activities_from_zero(histories):
     segment = recent_segment(histories[0], size=3, budget=2000)
     assert [a.activity_id for a in segment.activities] == ["t1_alice2", "t1_alice3", "t1_alice4"]
     assert segment.text.startswith("[0] ") and "\n\n[2] " in segment.text
+
+
+@pytest.mark.usefixtures("clean_dspy")
+def test_a_label_repeated_from_an_earlier_cluster_is_rejected(histories):
+    # The 0.5B teacher answered round 2 with round 1's label; that is no second positive.
+    segment = recent_segment(histories[0], size=16, budget=2000)
+    lm = scripted_lm(replies([GOOD, {**GOOD, "related": [3]}]), cache=False)
+    with dspy.context(lm=lm):
+        found = extract_clusters(segment, PivotCluster(attempts=2), max_positives=2, max_misses=1)
+    assert [c.specific for c in found.clusters] == [GOOD["specific"]]
+    assert found.failures == ["specific_repeated"] and len(lm.engine.prompts) == 3

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from itertools import accumulate, chain
+from itertools import accumulate, chain, repeat
 from pathlib import Path
 
 import datasets
@@ -22,12 +22,10 @@ class _ColumnBuilder:
     """Appends histories straight into Arrow columns (`pa.Table.from_pylist` on nested rows was the
     slowest step of ingestion: ~30 µs an activity).
 
-    Works on `ACTIVITY_ROW_FIELDS` tuples: a user's rows are transposed with one `zip(*rows)` and
-    each field extends its column, so the per-activity cost is C code, not Python attribute access.
+    Keeps `ACTIVITY_ROW_FIELDS` tuples and transposes them once per table with `zip(*rows)`, so the
+    per-activity work is C code, not Python attribute access.
     """
 
-    # Row fields that go to a column unchanged, by position in `ACTIVITY_ROW_FIELDS`.
-    _PLAIN = tuple(f for f in ACTIVITY_ROW_FIELDS if f not in ("parents", "record_ids"))
     _CONTEXT_TEXT = ("community", "title", "body", "root_author")
 
     def __init__(self) -> None:
@@ -35,72 +33,65 @@ class _ColumnBuilder:
         self.users: list[str] = []
         self.platforms: list[str] = []
         self.activity_counts: list[int] = []
-        self.columns: dict[str, list] = {k: [] for k in (*self._PLAIN, "user_id", "platform")}
-        self.parent_counts: list[int] = []
-        self.parents: list[tuple[str, str]] = []  # (author, text), every activity's in turn
-        self.record_id_counts: list[int] = []
-        self.record_ids: list[str] = []
+        self.activities: list[tuple] = []
+        self.activity_users: list[str] = []
+        self.activity_platforms: list[str] = []
 
     def add(self, history: History | HistoryRows) -> None:
         if isinstance(history, HistoryRows):
             rows = history.rows
-            self.columns["user_id"].extend([history.user_id] * len(rows))
-            self.columns["platform"].extend([history.platform] * len(rows))
+            self.activity_users.extend(repeat(history.user_id, len(rows)))
+            self.activity_platforms.extend(repeat(history.platform, len(rows)))
         else:  # an activity keeps its own user_id and platform, as written by its parser
             rows = [a.to_row() for a in history.activities]
-            self.columns["user_id"].extend([a.user_id for a in history.activities])
-            self.columns["platform"].extend([a.platform for a in history.activities])
+            self.activity_users.extend([a.user_id for a in history.activities])
+            self.activity_platforms.extend([a.platform for a in history.activities])
         self.rows += 1
         self.users.append(history.user_id)
         self.platforms.append(history.platform)
         self.activity_counts.append(len(rows))
-        if not rows:
-            return
-        columns = self.columns
-        for name, values in zip(ACTIVITY_ROW_FIELDS, zip(*rows, strict=True), strict=True):
-            if name == "parents":
-                self.parent_counts.extend(map(len, values))
-                self.parents.extend(chain.from_iterable(values))
-            elif name == "record_ids":
-                self.record_id_counts.extend(map(len, values))
-                self.record_ids.extend(chain.from_iterable(values))
-            else:
-                columns[name].extend(values)
+        self.activities.extend(rows)
 
     def table(self, schema: pa.Schema) -> pa.Table:
         activity_type = schema.field("activities").type.value_type
         context_type = activity_type.field("context").type
         source_type = activity_type.field("source").type
         text = pa.string()
-        authors, texts = zip(*self.parents, strict=True) if self.parents else ((), ())
+        # One column per field; no rows (users without activities only) gives no zip, hence the `or`.
+        columns = list(zip(*self.activities, strict=True)) or [()] * len(ACTIVITY_ROW_FIELDS)
+        fields = dict(zip(ACTIVITY_ROW_FIELDS, columns, strict=True))
+        fields.update(user_id=self.activity_users, platform=self.activity_platforms)
+        pairs = list(chain.from_iterable(fields["parents"]))
+        authors, texts = zip(*pairs, strict=True) if pairs else ((), ())
         parents = pa.ListArray.from_arrays(
-            _offsets(self.parent_counts),
+            _offsets(map(len, fields["parents"])),
             pa.StructArray.from_arrays(
                 [pa.array(authors, text), pa.array(texts, text)],
                 fields=list(context_type.field("parents").type.value_type),
             ),
         )
         context = pa.StructArray.from_arrays(
-            [*(pa.array(self.columns[k], text) for k in self._CONTEXT_TEXT), parents],
+            [*(pa.array(fields[k], text) for k in self._CONTEXT_TEXT), parents],
             fields=list(context_type),
         )
-        files = pa.array(self.columns["source_file"], text)  # None where an activity has no source
+        files = pa.array(fields["source_file"], text)  # None where an activity has no source
         source = pa.StructArray.from_arrays(
             [
                 files.fill_null(""),
-                pa.array(self.columns["source_line"], pa.int64()),
-                pa.ListArray.from_arrays(_offsets(self.record_id_counts), pa.array(self.record_ids, text)),
+                pa.array(fields["source_line"], pa.int64()),
+                pa.ListArray.from_arrays(
+                    _offsets(map(len, fields["record_ids"])),
+                    pa.array(list(chain.from_iterable(fields["record_ids"])), text),
+                ),
             ],
             fields=list(source_type),
             mask=files.is_null(),
         )
         by_name = {
-            k: pa.array(self.columns[k], text)
+            k: pa.array(fields[k], text)
             for k in ("activity_id", "user_id", "platform", "kind", "text", "thread_id")
         }
-        by_name.update(
-            timestamp=pa.array(self.columns["timestamp"], pa.int64()), context=context, source=source
-        )
+        by_name.update(timestamp=pa.array(fields["timestamp"], pa.int64()), context=context, source=source)
         activities = pa.StructArray.from_arrays(
             [by_name[f.name] for f in activity_type], fields=list(activity_type)
         )
@@ -115,7 +106,7 @@ class _ColumnBuilder:
         )
 
 
-def _offsets(counts: list[int]) -> pa.Array:
+def _offsets(counts: Iterable[int]) -> pa.Array:
     """List offsets from per-list lengths: 0, then the running total."""
     return pa.array(list(accumulate(counts, initial=0)), pa.int32())
 

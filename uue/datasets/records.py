@@ -1,7 +1,8 @@
 """The universal record format (seed 001's "universal intermediate representation").
 
 Every platform parser turns its raw lines into `Activity` records; a user's `History` is the
-time-ordered list of them. Records are plain slotted dataclasses because ingestion creates one per
+time-ordered list of them (parsers that build many histories may hand the writer `HistoryRows`, the
+same activities as flat tuples). Records are plain slotted dataclasses because ingestion creates one per
 input line (hundreds of thousands a second) and validation happens in the parsers.
 Histories are stored as rows of a Hugging Face `datasets` table whose schema is `HISTORY_FEATURES`.
 """
@@ -184,7 +185,9 @@ class HistoryRows:
 
     def to_history(self) -> History:
         return History(
-            self.user_id, self.platform, [Activity.from_row(self.user_id, self.platform, r) for r in self.rows]
+            self.user_id,
+            self.platform,
+            [Activity.from_row(self.user_id, self.platform, r) for r in self.rows],
         )
 
 

@@ -6,6 +6,9 @@ on-disk SQLite file with a capped page cache, so memory stays bounded on dumps l
 Users are then selected (time window, minimum activities, most active N) and their histories built
 in batches of `USER_BATCH` users; each batch's parent chains are fetched level by level, set at a
 time. Peak memory on the disk index is one batch of histories plus the SQLite cache.
+
+Histories leave as `HistoryRows` (one tuple per activity) rather than `Activity` objects: building
+four objects per activity and reading them back in the Parquet writer was half the run time.
 """
 
 from __future__ import annotations
@@ -325,14 +328,14 @@ class RedditParser(PlatformParser):
     ) -> dict[str, tuple[str, str, str]]:
         """Parent comments up to `max_depth` levels: id → (author, body, its parent_id), level by level."""
         found: dict[str, tuple[str, str, str]] = {}
-        wanted = {_strip_kind(p) for p in parent_ids if p.startswith("t1_")}
+        wanted = {p[3:] for p in parent_ids if p.startswith("t1_")}
         for _ in range(max_depth):
             wanted -= found.keys()
             if not wanted:
                 break
             rows = index.parents(wanted)
             found.update((cid, (author, body, parent)) for cid, author, body, parent in rows)
-            wanted = {_strip_kind(parent) for _, _, _, parent in rows if parent.startswith("t1_")}
+            wanted = {parent[3:] for _, _, _, parent in rows if parent.startswith("t1_")}
         return found
 
     @staticmethod

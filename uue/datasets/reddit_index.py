@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from abc import ABC, abstractmethod
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -53,58 +53,75 @@ class MemoryIndex(RedditIndex):
     def __init__(self) -> None:
         self.comments: dict[str, tuple] = {}
         self.submissions: dict[str, tuple] = {}
-        self.by_author: dict[str, tuple[tuple, ...]] = {}  # activity rows only, set by finish()
+        # Activity rows only, set by finish(): author → (comment rows, submission rows). Tuples, not
+        # lists, so that the garbage collector stops tracking them once it has seen them.
+        self.by_author: dict[str, tuple[tuple, tuple]] = {}
+        self.created_range = (0, 0)  # [earliest, latest] created_utc of the activity rows
 
     def add(self, comments: list[tuple], submissions: list[tuple]) -> None:
         for table, rows in ((self.comments, comments), (self.submissions, submissions)):
+            setdefault = table.setdefault
             for row in rows:
-                table.setdefault(row[0], row)
+                setdefault(row[0], row)
 
     def finish(self) -> tuple[int, Counter]:
         skipped: Counter = Counter()
-        by_author: dict[str, list[tuple]] = defaultdict(list)
-        for table in (self.comments, self.submissions):
+        by_author: dict[str, tuple[list, list]] = {}
+        for kind, table in enumerate((self.comments, self.submissions)):
             for row in table.values():
                 if row[_SKIP]:
                     skipped[row[_SKIP]] += 1
                 else:
-                    by_author[row[1]].append(row)
-        # Tuples of tuples of strings drop out of the garbage collector's tracking; 100,000 lists
-        # would stay tracked, and every full collection would walk them and all their rows.
-        self.by_author = {author: tuple(rows) for author, rows in by_author.items()}
+                    rows = by_author.get(row[1])
+                    if rows is None:
+                        rows = by_author[row[1]] = ([], [])
+                    rows[kind].append(row)
+        self.by_author = {a: (tuple(c), tuple(s)) for a, (c, s) in by_author.items()}
+        stamps = [r[6] for r in self.comments.values() if not r[_SKIP]]
+        stamps += [r[5] for r in self.submissions.values() if not r[_SKIP]]
+        self.created_range = (min(stamps), max(stamps)) if stamps else (0, 0)
         return len(self.comments) + len(self.submissions), skipped
 
+    def _covers_all(self, since: int, until: int) -> bool:
+        return since <= self.created_range[0] and self.created_range[1] < until
+
     def activity_counts(self, since: int, until: int) -> Iterator[tuple[str, int]]:
-        for author, rows in self.by_author.items():
-            inside = sum(1 for row in rows if since <= _created(row) < until)
+        if self._covers_all(since, until):  # the common case: no row to look at
+            for author, (comments, submissions) in self.by_author.items():
+                yield author, len(comments) + len(submissions)
+            return
+        for author, (comments, submissions) in self.by_author.items():
+            inside = sum(1 for row in comments if since <= row[6] < until) + sum(
+                1 for row in submissions if since <= row[5] < until
+            )
             if inside:
                 yield author, inside
 
     def user_rows(self, authors: list[str], since: int, until: int) -> tuple[list[tuple], list[tuple]]:
         comments, submissions = [], []
+        threads = self.submissions
         no_thread = ("", "", "")
+        everything = self._covers_all(since, until)
         for author in authors:
-            for row in self.by_author[author]:
-                if not since <= _created(row) < until:
-                    continue
-                if len(row) == 10:
-                    thread = self.submissions.get(row[4])
+            own_comments, own_submissions = self.by_author[author]
+            for row in own_comments:
+                if everything or since <= row[6] < until:
+                    thread = threads.get(row[4])
                     comments.append(row[:9] + ((thread[2], thread[3], thread[1]) if thread else no_thread))
-                else:
-                    submissions.append(row)
+            if everything:
+                submissions += own_submissions
+            else:
+                submissions += [row for row in own_submissions if since <= row[5] < until]
         return comments, submissions
 
     def parents(self, ids: Iterable[str]) -> list[tuple[str, str, str, str]]:
         found = []
+        table = self.comments
         for cid in ids:
-            row = self.comments.get(cid)
+            row = table.get(cid)
             if row is not None:
                 found.append((cid, row[1], row[2], row[5]))
         return found
-
-
-def _created(row: tuple) -> int:
-    return row[6] if len(row) == 10 else row[5]
 
 
 _SCHEMA = """

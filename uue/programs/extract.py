@@ -61,7 +61,8 @@ def extract_clusters(
     misses = 0
     while len(result.clusters) < max_positives and misses < max_misses and len(used) < len(segment):
         pivot = max(i for i in range(len(segment)) if i not in used)
-        found = pivot_cluster(segment=segment, clustered=used, pivot=pivot)
+        taken = [cluster.specific for cluster in result.clusters]
+        found = pivot_cluster(segment=segment, clustered=used, pivot=pivot, taken=taken)
         if found.has_cluster:
             result.clusters.append(Cluster(list(found.related), found.specific, found.broad))
             used.extend(found.related)

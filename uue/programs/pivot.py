@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import dspy
@@ -56,15 +57,14 @@ class ClusterAroundPivot(dspy.Signature):
     related: list[int] = dspy.OutputField(desc="indices about the same topic, the pivot included")
 
 
-def cluster_problem(
-    prediction: dspy.Prediction, segment: Segment, clustered: list[int], pivot: int
-) -> str | None:
+def cluster_problem(prediction: dspy.Prediction, segment: Segment, taken: Sequence[str] = ()) -> str | None:
     """Why the prediction is not a usable cluster (a reason code), or None.
 
     Empty labels are valid as they are: "nothing here" is an answer. Indices that cannot exist
     (out of range, repeated) are junk; a missing pivot or an already clustered index is a slip that
     `cluster_indices` repairs (measured: the 0.5B teacher repeats the previous round's pivot, and
-    did so again when retried with a hint, which cost every second positive).
+    did so again when retried with a hint, which cost every second positive). A specific label
+    already `taken` by an earlier cluster of the user is junk (the teacher repeats its last label).
     """
     if is_empty(prediction):
         return None
@@ -82,6 +82,8 @@ def cluster_problem(
             return problem
     if normalized(prediction.specific) == normalized(prediction.broad):
         return "specific_equals_broad"
+    if normalized(prediction.specific) in {normalized(label) for label in taken}:
+        return "specific_repeated"
     return None
 
 
@@ -134,7 +136,10 @@ class PivotCluster(dspy.Module):
         self.predict = dspy.Predict(ClusterAroundPivot)
         self.predict.demos = [DEMO]
 
-    def forward(self, segment: Segment, clustered: list[int], pivot: int) -> dspy.Prediction:
+    def forward(
+        self, segment: Segment, clustered: list[int], pivot: int, taken: Sequence[str] = ()
+    ) -> dspy.Prediction:
+        """`taken`: the specific labels of the user's earlier clusters, which may not come again."""
         done = predict_valid(
             self.predict,
             {
@@ -143,7 +148,7 @@ class PivotCluster(dspy.Module):
                 "pivot": pivot,
                 "pivot_text": segment.block(pivot),
             },
-            lambda prediction: cluster_problem(prediction, segment, clustered, pivot),
+            lambda prediction: cluster_problem(prediction, segment, taken),
             self.attempts,
         )
         found = done.prediction

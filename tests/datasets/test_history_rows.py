@@ -1,0 +1,54 @@
+"""`HistoryRows` (the parsers' fast path) and `History` objects write the same Parquet rows."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+
+from uue.datasets.histories import iter_histories, write_histories
+from uue.datasets.records import Activity, ContextMessage, History, HistoryRows, Source, ThreadContext
+
+
+def _histories() -> list[History]:
+    reply = Activity(
+        activity_id="t1_c2",
+        user_id="alice",
+        platform="reddit",
+        kind="comment",
+        timestamp=20,
+        text="me too",
+        context=ThreadContext(
+            "College", "Dorm tips?", "Any?", "bob", [ContextMessage("carol", "bring a fan")]
+        ),
+        thread_id="t3_s1",
+        source=Source("RC.zst", 7, ["t1_c2", "t3_s1", "t1_c1"]),
+    )
+    chat = Activity("m1", "alice", "reddit", "chat", 30, "no provenance", source=None)
+    post = Activity(
+        "t3_s1", "bob", "reddit", "submission", 10, "Dorm tips?\n\nAny?", ThreadContext("College")
+    )
+    return [
+        History("alice", "reddit", [reply, chat]),
+        History("bob", "reddit", [post]),
+        History("eve", "reddit", []),
+    ]
+
+
+def test_rows_round_trip_to_the_same_history():
+    for history in _histories():
+        rows = HistoryRows(history.user_id, history.platform, [a.to_row() for a in history.activities])
+        assert rows.to_history() == history
+
+
+def test_rows_and_objects_write_equal_tables(tmp_path):
+    histories = _histories()
+    as_rows = [HistoryRows(h.user_id, h.platform, [a.to_row() for a in h.activities]) for h in histories]
+    assert write_histories(histories, tmp_path / "objects") == (3, 3)
+    assert write_histories(as_rows, tmp_path / "rows") == (3, 3)
+    tables = [pq.read_table(tmp_path / name / "histories") for name in ("objects", "rows")]
+    assert tables[0].equals(tables[1])
+    assert list(iter_histories(tmp_path / "rows")) == histories
+
+
+def test_only_empty_histories_write_a_table(tmp_path):
+    write_histories([HistoryRows("eve", "reddit", [])], tmp_path)
+    assert [(h.user_id, h.activities) for h in iter_histories(tmp_path)] == [("eve", [])]

@@ -40,7 +40,7 @@ from uue.datasets.render import render_segment
 from uue.errors import InputError
 from uue.programs.pivot import Segment
 
-CLUSTER_INPUTS = ("segment", "clustered", "pivot")  # PivotCluster.forward
+CLUSTER_INPUTS = ("segment", "clustered", "pivot", "taken")  # PivotCluster.forward
 RERANK_INPUTS = ("context", "positive", "candidates", "positive_slot")  # RerankNegatives.forward
 JUDGE_INPUTS = ("activities", "label")  # Judge.forward
 
@@ -196,9 +196,9 @@ def read_cases(path: Path) -> list[ReferenceCase]:
 
 
 def cluster_examples(cases: Sequence[ReferenceCase]) -> list[dspy.Example]:
-    """Examples for `PivotCluster`: inputs segment/clustered/pivot; `case` holds the references."""
+    """Examples for `PivotCluster` (first round: nothing clustered or labelled yet); `case` holds the references."""
     return [
-        dspy.Example(segment=c.segment, clustered=[], pivot=c.pivot, case=c).with_inputs(*CLUSTER_INPUTS)
+        dspy.Example(segment=c.segment, clustered=[], pivot=c.pivot, taken=[], case=c).with_inputs(*CLUSTER_INPUTS)
         for c in cases
     ]
 

@@ -27,7 +27,8 @@ demo: install
 	$(BIN)/uue synth --histories $(DEMO_OUT)/histories --out $(DEMO_OUT)/synth \
 		--max-users $(DEMO_USERS) --max-positives 2 --segment-size 8 --candidates 3
 	$(BIN)/uue bench --triplets $(DEMO_OUT)/synth --model bm25 --model minilm --out $(DEMO_OUT)/bench-base
-	$(BIN)/uue train --triplets $(DEMO_OUT)/synth --out $(DEMO_OUT)/student --max-steps 20 --batch-size 8
+	$(BIN)/uue train --triplets $(DEMO_OUT)/synth --out $(DEMO_OUT)/student --max-steps 20 --batch-size 8 \
+		--valid-fraction 0.34  # a 6-user demo needs a bigger held-out share to hold out anyone
 	$(BIN)/uue bench --triplets $(DEMO_OUT)/synth --model bm25 --model minilm --model $(DEMO_OUT)/student \
 		--out $(DEMO_OUT)/bench-student
 

@@ -1,7 +1,8 @@
 """Cost of `uue synth` with the offline teacher: triplets/hour, LLM calls and prompt tokens per
 positive, prompt tokens against one pass over the same segments, and a fully cached rerun.
 
-Run: python benchmarks/synth.py [--users 20] [--histories /tmp/ing1] [--out /tmp/uue-bench-synth]
+Run: python benchmarks/synth.py [--users 20] [--histories out/demo/histories] [--out /tmp/uue-bench-synth]
+(`make demo` writes out/demo/histories: the 200 most active users of the shared reddit-college dumps.)
 "One pass" = the model's tokens of each user's rendered segment, counted once. Targets: evaluated
 prompt tokens <= 1.5x one pass; the rerun makes no LLM call.
 """
@@ -36,15 +37,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--histories", type=Path, default=Path("/tmp/ing1"))
+    parser.add_argument("--histories", type=Path, default=Path("out/demo/histories"))
     parser.add_argument("--out", type=Path, default=Path("/tmp/uue-bench-synth"))
     parser.add_argument("--teacher", default="local/qwen2.5-coder-0.5b")
+    defaults = {name: field.default for name, field in SynthConfig.model_fields.items()}
     parser.add_argument("--min-activities", type=int, default=8)
-    parser.add_argument("--max-positives", type=int, default=2)
-    parser.add_argument("--segment-size", type=int, default=8)
-    parser.add_argument("--segment-budget", type=int, default=768)
-    parser.add_argument("--context-budget", type=int, default=384)
-    parser.add_argument("--candidates", type=int, default=3)
+    for name in ("max_positives", "segment_size", "segment_budget", "context_budget", "candidates"):
+        # `uue synth`'s own defaults, so the figures are those of a plain run
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=defaults[name])
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     config = SynthConfig(
@@ -84,7 +84,7 @@ def main() -> None:
         "prompt_tokens_vs_one_pass": round(llm["prompt_tokens"] / max(1, one_pass), 2),
         "evaluated_prompt_tokens_vs_one_pass": round(evaluated / max(1, one_pass), 2),
         "rerun_seconds": round(rerun_s, 2),
-        "rerun_llm_calls": rerun["llm"]["calls"],
+        "rerun_llm_calls": rerun["llm_this_run"]["calls"],
         "rerun_triplets_equal": rerun["triplets"] == first["triplets"],
     }
     print(json.dumps(figures, indent=2))

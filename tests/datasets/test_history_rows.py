@@ -1,4 +1,5 @@
-"""`HistoryRows` (the parsers' fast path) and `History` objects write the same Parquet rows."""
+"""`HistoryRows` (the parsers' fast path) and `History` objects write the same Parquet rows, and
+the context, stored apart, joins back into the same histories."""
 
 from __future__ import annotations
 
@@ -52,3 +53,25 @@ def test_rows_and_objects_write_equal_tables(tmp_path):
 def test_only_empty_histories_write_a_table(tmp_path):
     write_histories([HistoryRows("eve", "reddit", [])], tmp_path)
     assert [(h.user_id, h.activities) for h in iter_histories(tmp_path)] == [("eve", [])]
+
+
+def test_same_thread_id_with_other_context_keeps_each_context(tmp_path):
+    """A parser that gives two activities one thread_id but different thread text loses neither."""
+    first, second = (
+        Activity(f"c{i}", "alice", "chat", "message", i, "hi", ThreadContext("room", title), thread_id="t")
+        for i, title in ((1, "Monday"), (2, "Tuesday"))
+    )
+    history = History("alice", "chat", [first, second])
+    write_histories([history], tmp_path)
+    assert [a.context.title for a in next(iter_histories(tmp_path)).activities] == ["Monday", "Tuesday"]
+
+
+def test_messages_without_ids_are_stored_once_by_content(tmp_path):
+    parents = [ContextMessage("carol", "bring a fan")]
+    replies = [
+        Activity(f"c{i}", user, "chat", "message", i, "ok", ThreadContext("room", "", "", "", parents))
+        for i, user in enumerate(["alice", "bob"])
+    ]
+    write_histories([History("alice", "chat", replies[:1]), History("bob", "chat", replies[1:])], tmp_path)
+    assert pq.read_table(tmp_path / "messages").num_rows == 1
+    assert [h.activities[0].context.parents for h in iter_histories(tmp_path)] == [parents, parents]

@@ -69,6 +69,13 @@ def test_memory_and_disk_indexes_write_the_same_histories(reddit_slice, tmp_path
         tables.append(pq.read_table(tmp_path / index / "histories"))
     assert tables[0].num_rows > 100
     assert tables[0].equals(tables[1])
+    memory, disk = (list(iter_histories(tmp_path / index)) for index in ("memory", "disk"))
+    assert memory == disk  # with the context joined back in
+    assert sum(bool(a.context.parents) for h in memory for a in h.activities) > 100
+    # The columnar (memory) path writes each thread and parent message once.
+    for subdir, key in (("threads", "context_id"), ("messages", "message_id")):
+        ids = pq.read_table(tmp_path / "memory" / subdir)[key].to_pylist()
+        assert ids and len(ids) == len(set(ids))
     assert _report(tmp_path / "memory")["skipped"] == _report(tmp_path / "disk")["skipped"]
 
 

@@ -66,7 +66,8 @@ def test_scripted_run_writes_valid_triplets_and_report(tmp_path, histories_dir, 
     assert saved["made_by"]["command"] == "uue synth" and saved["failures"] == {}
 
     again = run_synth(config)
-    assert again["llm"]["calls"] == 0 and again["triplets"] == 6
+    assert again["llm_this_run"]["calls"] == 0 and again["triplets"] == 6
+    assert again["llm"] == saved["llm"]  # the job's figures are those of the finished units
 
 
 @pytest.mark.usefixtures("clean_dspy")
@@ -153,7 +154,9 @@ def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path, histories_dir, mo
     calls_whole = whole_log.read_text().splitlines()
     calls_resumed = resumed_log.read_text().splitlines()
     assert sorted(calls_resumed) == sorted(calls_whole)  # no call repeated, none missing
-    assert report["llm"]["generated_calls"] < len(calls_whole)  # the resume did only what was left
+    assert report["llm_this_run"]["generated_calls"] < len(calls_whole)  # the resume did what was left
+    # The job's figures add up over both invocations: every call counted once, whichever ran it.
+    assert report["llm"]["calls"] == json.loads((whole / "report.json").read_text())["llm"]["calls"]
 
 
 def head_of_dump(source: Path, target: Path, lines: int) -> Path:

@@ -1,41 +1,87 @@
-"""Per-user histories on disk: Parquet shards of `HISTORY_FEATURES` rows, read back as a HF dataset."""
+"""Per-user histories on disk, with their context stored once, and read back as `History` objects.
+
+Layout of an ingest output directory:
+    histories/part-NNNNN.parquet  one row per user (`HISTORY_SCHEMA`); each activity points to
+    threads/part-NNNNN.parquet    its thread's title, body and author (`THREAD_SCHEMA`, by context_id)
+    messages/part-NNNNN.parquet   and its parent messages (`MESSAGE_SCHEMA`, by parent_ids).
+A thread or message may be written more than once (by different batches, always with the same
+content); readers take the first. `iter_histories` joins everything back into full `History` objects.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from itertools import accumulate, chain, repeat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from uue.datasets.records import ACTIVITY_ROW_FIELDS, HISTORY_FEATURES, History, HistoryRows
+from uue.datasets.records import (
+    ACTIVITY_ROW_FIELDS,
+    HISTORY_SCHEMA,
+    MESSAGE_SCHEMA,
+    THREAD_SCHEMA,
+    Activity,
+    ContextMessage,
+    History,
+    HistoryRows,
+    Source,
+    ThreadContext,
+)
 from uue.errors import InputError
+from uue.provenance import sha256_text
+
+if TYPE_CHECKING:
+    import datasets
 
 HISTORIES_SUBDIR = "histories"
-ROWS_PER_WRITE = 500  # users per Arrow record batch: bounds writer memory
-ROWS_PER_SHARD = 20000
+THREADS_SUBDIR = "threads"
+MESSAGES_SUBDIR = "messages"
+ROWS_PER_WRITE = 2000  # users per Arrow record batch: bounds writer memory
+ROWS_PER_SHARD = 20000  # users per histories file (threads and messages: the batches of those users)
+
+
+@dataclass
+class HistoryBatch:
+    """Histories ready for storage: Arrow tables of `HISTORY_SCHEMA`, `THREAD_SCHEMA` and
+    `MESSAGE_SCHEMA` rows. Parsers that join on columns (reddit_columns.py) hand these over."""
+
+    histories: pa.Table
+    threads: pa.Table
+    messages: pa.Table
+
+
+def message_key(message_id: str, author: str, text: str) -> str:
+    """The platform's id, or one derived from the content for platforms without message ids."""
+    return message_id or "sha256:" + sha256_text(author + "\0" + text)[:24]
 
 
 class _ColumnBuilder:
-    """Appends histories straight into Arrow columns (`pa.Table.from_pylist` on nested rows was the
-    slowest step of ingestion: ~30 µs an activity).
+    """Collects histories as `ACTIVITY_ROW_FIELDS` tuples and turns them into one `HistoryBatch`,
+    transposing with `zip(*rows)` so the per-activity work is C code, not Python attribute access.
 
-    Keeps `ACTIVITY_ROW_FIELDS` tuples and transposes them once per table with `zip(*rows)`, so the
-    per-activity work is C code, not Python attribute access.
+    Thread rows are keyed by the activity's thread_id. `HistoryRows` come from parsers whose threads
+    are consistent by construction; for `History` objects a thread_id seen with other content gets a
+    key of its own, so no activity is ever shown another one's context.
     """
 
-    _CONTEXT_TEXT = ("community", "title", "body", "root_author")
-
     def __init__(self) -> None:
-        self.rows = 0
         self.users: list[str] = []
         self.platforms: list[str] = []
         self.activity_counts: list[int] = []
         self.activities: list[tuple] = []
         self.activity_users: list[str] = []
         self.activity_platforms: list[str] = []
+        self.threads: dict[str, tuple[str, str, str]] = {}
+        self.messages: dict[str, tuple[str, str]] = {}
+
+    @property
+    def rows(self) -> int:
+        return len(self.users)
 
     def add(self, history: History | HistoryRows) -> None:
         if isinstance(history, HistoryRows):
@@ -46,63 +92,87 @@ class _ColumnBuilder:
             rows = [a.to_row() for a in history.activities]
             self.activity_users.extend([a.user_id for a in history.activities])
             self.activity_platforms.extend([a.platform for a in history.activities])
-        self.rows += 1
         self.users.append(history.user_id)
         self.platforms.append(history.platform)
         self.activity_counts.append(len(rows))
         self.activities.extend(rows)
 
-    def table(self, schema: pa.Schema) -> pa.Table:
-        activity_type = schema.field("activities").type.value_type
-        context_type = activity_type.field("context").type
-        source_type = activity_type.field("source").type
+    def _context_ids(self, fields: dict) -> list[str]:
+        threads, keys = self.threads, []
+        for thread_id, title, body, root in zip(
+            fields["thread_id"], fields["title"], fields["body"], fields["root_author"], strict=True
+        ):
+            if not (title or body or root):
+                keys.append("")
+                continue
+            known = threads.setdefault(thread_id, (title, body, root))
+            if known != (title, body, root):
+                key = thread_id + "#" + sha256_text("\0".join((title, body, root)))[:16]
+                threads[key] = (title, body, root)
+                thread_id = key
+            keys.append(thread_id)
+        return keys
+
+    def _parent_ids(self, chains: Iterable[Iterable[tuple[str, str, str]]]) -> list[list[str]]:
+        messages, ids = self.messages, []
+        for parents in chains:
+            keys = []
+            for message_id, author, text in parents:
+                key = message_key(message_id, author, text)
+                messages.setdefault(key, (author, text))
+                keys.append(key)
+            ids.append(keys)
+        return ids
+
+    def batch(self) -> HistoryBatch:
+        activity_type = HISTORY_SCHEMA.field("activities").type.value_type
         text = pa.string()
         # One column per field; no rows (users without activities only) gives no zip, hence the `or`.
         columns = list(zip(*self.activities, strict=True)) or [()] * len(ACTIVITY_ROW_FIELDS)
         fields = dict(zip(ACTIVITY_ROW_FIELDS, columns, strict=True))
         fields.update(user_id=self.activity_users, platform=self.activity_platforms)
-        pairs = list(chain.from_iterable(fields["parents"]))
-        authors, texts = zip(*pairs, strict=True) if pairs else ((), ())
-        parents = pa.ListArray.from_arrays(
-            _offsets(map(len, fields["parents"])),
-            pa.StructArray.from_arrays(
-                [pa.array(authors, text), pa.array(texts, text)],
-                fields=list(context_type.field("parents").type.value_type),
-            ),
-        )
-        context = pa.StructArray.from_arrays(
-            [*(pa.array(fields[k], text) for k in self._CONTEXT_TEXT), parents],
-            fields=list(context_type),
-        )
+        fields["context_id"] = self._context_ids(fields)
+        fields["parent_ids"] = self._parent_ids(fields["parents"])
         files = pa.array(fields["source_file"], text)  # None where an activity has no source
         source = pa.StructArray.from_arrays(
-            [
-                files.fill_null(""),
-                pa.array(fields["source_line"], pa.int64()),
-                pa.ListArray.from_arrays(
-                    _offsets(map(len, fields["record_ids"])),
-                    pa.array(list(chain.from_iterable(fields["record_ids"])), text),
-                ),
-            ],
-            fields=list(source_type),
+            [files.fill_null(""), pa.array(fields["source_line"], pa.int64()), _lists(fields["record_ids"])],
+            fields=list(activity_type.field("source").type),
             mask=files.is_null(),
         )
         by_name = {
-            k: pa.array(fields[k], text)
-            for k in ("activity_id", "user_id", "platform", "kind", "text", "thread_id")
+            name: pa.array(fields[name], text)
+            for name in ("activity_id", "user_id", "platform", "kind", "text", "community", "thread_id")
         }
-        by_name.update(timestamp=pa.array(fields["timestamp"], pa.int64()), context=context, source=source)
+        by_name.update(
+            timestamp=pa.array(fields["timestamp"], pa.int64()),
+            context_id=pa.array(fields["context_id"], text),
+            parent_ids=_lists(fields["parent_ids"]),
+            source=source,
+        )
         activities = pa.StructArray.from_arrays(
             [by_name[f.name] for f in activity_type], fields=list(activity_type)
         )
-        return pa.Table.from_arrays(
+        histories = pa.Table.from_arrays(
             [
                 pa.array(self.users, text),
                 pa.array(self.platforms, text),
                 pa.array(self.activity_counts, pa.int64()),
                 pa.ListArray.from_arrays(_offsets(self.activity_counts), activities),
             ],
-            schema=schema,
+            schema=HISTORY_SCHEMA,
+        )
+        thread_columns = list(zip(*self.threads.values(), strict=True)) or [()] * 3
+        message_columns = list(zip(*self.messages.values(), strict=True)) or [()] * 2
+        return HistoryBatch(
+            histories,
+            pa.Table.from_arrays(
+                [pa.array(list(self.threads), text), *(pa.array(c, text) for c in thread_columns)],
+                schema=THREAD_SCHEMA,
+            ),
+            pa.Table.from_arrays(
+                [pa.array(list(self.messages), text), *(pa.array(c, text) for c in message_columns)],
+                schema=MESSAGE_SCHEMA,
+            ),
         )
 
 
@@ -111,57 +181,151 @@ def _offsets(counts: Iterable[int]) -> pa.Array:
     return pa.array(list(accumulate(counts, initial=0)), pa.int32())
 
 
-def write_histories(histories: Iterable[History | HistoryRows], out_dir: Path) -> tuple[int, int]:
-    """Write histories as `out_dir/histories/part-NNNNN.parquet`; returns (users, activities)."""
-    shard_dir = out_dir / HISTORIES_SUBDIR
-    shard_dir.mkdir(parents=True, exist_ok=True)
-    for old in shard_dir.glob("part-*.parquet"):
-        old.unlink()
-    schema = HISTORY_FEATURES.arrow_schema
-    users = activities = shard_index = shard_rows = 0
-    writer: pq.ParquetWriter | None = None
+def _lists(values: list) -> pa.ListArray:
+    return pa.ListArray.from_arrays(
+        _offsets(map(len, values)), pa.array(list(chain.from_iterable(values)), pa.string())
+    )
+
+
+class _ShardedWriter:
+    """Parquet files `dir/part-NNNNN.parquet`, a new one after `rows_per_shard` rows."""
+
+    def __init__(self, directory: Path, schema: pa.Schema, rows_per_shard: int | None):
+        directory.mkdir(parents=True, exist_ok=True)
+        for old in directory.glob("part-*.parquet"):
+            old.unlink()
+        self.directory, self.schema, self.rows_per_shard = directory, schema, rows_per_shard
+        self.writer: pq.ParquetWriter | None = None
+        self.shard = self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if self.writer is not None and self.rows_per_shard and self.rows >= self.rows_per_shard:
+            self.writer.close()
+            self.writer, self.shard = None, self.shard + 1
+        if self.writer is None:
+            path = self.directory / f"part-{self.shard:05d}.parquet"
+            self.writer, self.rows = pq.ParquetWriter(path, self.schema), 0
+        self.writer.write_table(table)
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        if self.writer is None:  # nothing written: an empty file keeps the directory readable
+            self.write(self.schema.empty_table())
+        self.writer.close()
+
+
+def write_histories(
+    histories: Iterable[History | HistoryRows | HistoryBatch], out_dir: Path
+) -> tuple[int, int]:
+    """Write histories (and their context, once) under `out_dir`; returns (users, activities)."""
+    writers = {
+        "histories": _ShardedWriter(out_dir / HISTORIES_SUBDIR, HISTORY_SCHEMA, ROWS_PER_SHARD),
+        "threads": _ShardedWriter(out_dir / THREADS_SUBDIR, THREAD_SCHEMA, None),
+        "messages": _ShardedWriter(out_dir / MESSAGES_SUBDIR, MESSAGE_SCHEMA, None),
+    }
+    users = activities = 0
     builder = _ColumnBuilder()
 
-    def flush() -> None:
-        nonlocal writer, shard_index, shard_rows, builder
-        if writer is not None and shard_rows >= ROWS_PER_SHARD:
-            writer.close()
-            writer, shard_index = None, shard_index + 1
-        if writer is None:
-            writer, shard_rows = pq.ParquetWriter(shard_dir / f"part-{shard_index:05d}.parquet", schema), 0
-        writer.write_table(builder.table(schema))
-        shard_rows += builder.rows
-        builder = _ColumnBuilder()
+    def write(batch: HistoryBatch) -> None:
+        nonlocal users, activities
+        writers["histories"].write(batch.histories)
+        writers["threads"].write(batch.threads)
+        writers["messages"].write(batch.messages)
+        users += batch.histories.num_rows
+        activities += pc.sum(batch.histories["num_activities"]).as_py() or 0
 
     for history in histories:
+        if isinstance(history, HistoryBatch):
+            if builder.rows:
+                write(builder.batch())
+                builder = _ColumnBuilder()
+            write(history)
+            continue
         builder.add(history)
-        users += 1
-        activities += builder.activity_counts[-1]
         if builder.rows >= ROWS_PER_WRITE:
-            flush()
-    if builder.rows or writer is None:
-        flush()
-    writer.close()
+            write(builder.batch())
+            builder = _ColumnBuilder()
+    if builder.rows:
+        write(builder.batch())
+    for writer in writers.values():
+        writer.close()
     return users, activities
 
 
-def _shards(histories_dir: Path) -> list[str]:
-    shard_dir = histories_dir / HISTORIES_SUBDIR
-    shards = sorted(str(p) for p in shard_dir.glob("part-*.parquet"))
-    if not shards:
+def _shards(histories_dir: Path, subdir: str = HISTORIES_SUBDIR) -> list[str]:
+    shards = sorted(str(p) for p in (histories_dir / subdir).glob("part-*.parquet"))
+    if not shards and subdir == HISTORIES_SUBDIR:
         raise InputError(str(histories_dir), "no histories here", hint="create them with `uue ingest`")
     return shards
 
 
 def load_histories(histories_dir: Path) -> datasets.Dataset:
-    """The histories as a Hugging Face dataset (Arrow cache kept next to the shards)."""
+    """The stored history rows as a Hugging Face dataset (Arrow cache kept next to the shards); their
+    activities point to the context (`context_id`, `parent_ids`): `iter_histories` joins it in."""
+    import datasets  # here: importing it costs ingestion 1.8 CPU s
+
     return datasets.Dataset.from_parquet(
-        _shards(histories_dir), features=HISTORY_FEATURES, cache_dir=str(histories_dir / ".hf-cache")
+        _shards(histories_dir),
+        features=datasets.Features.from_arrow_schema(HISTORY_SCHEMA),
+        cache_dir=str(histories_dir / ".hf-cache"),
     )
 
 
+class _Context:
+    """The threads and messages of a histories directory, loaded on first use, first row wins."""
+
+    def __init__(self, histories_dir: Path):
+        self.histories_dir = histories_dir
+        self._threads: dict[str, tuple[str, str, str]] | None = None
+        self._messages: dict[str, tuple[str, str]] | None = None
+
+    def _load(self, subdir: str) -> dict[str, tuple]:
+        found: dict[str, tuple] = {}
+        for shard in _shards(self.histories_dir, subdir):
+            table = pq.read_table(shard)
+            key, *values = (table[name].to_pylist() for name in table.column_names)
+            for item in zip(key, zip(*values, strict=True), strict=True):
+                found.setdefault(*item)
+        return found
+
+    def thread(self, context_id: str) -> tuple[str, str, str]:
+        if self._threads is None:
+            self._threads = self._load(THREADS_SUBDIR)
+        return self._threads.get(context_id, ("", "", ""))
+
+    def message(self, message_id: str) -> ContextMessage:
+        if self._messages is None:
+            self._messages = self._load(MESSAGES_SUBDIR)
+        author, text = self._messages[message_id]
+        return ContextMessage(author, text, message_id)
+
+    def history(self, row: dict) -> History:
+        activities = []
+        for a in row["activities"]:
+            title, body, root = self.thread(a["context_id"]) if a["context_id"] else ("", "", "")
+            source = a["source"]
+            activities.append(
+                Activity(
+                    activity_id=a["activity_id"],
+                    user_id=a["user_id"],
+                    platform=a["platform"],
+                    kind=a["kind"],
+                    timestamp=a["timestamp"],
+                    text=a["text"],
+                    context=ThreadContext(
+                        a["community"], title, body, root, [self.message(m) for m in a["parent_ids"]]
+                    ),
+                    thread_id=a["thread_id"],
+                    source=Source(source["file"], source["line"], source["record_ids"]) if source else None,
+                )
+            )
+        return History(row["user_id"], row["platform"], activities)
+
+
 def iter_histories(histories_dir: Path, users: set[str] | None = None) -> Iterator[History]:
-    """Stream `History` objects shard by shard, optionally only those of `users` (filtered in Arrow)."""
+    """Stream full `History` objects shard by shard, optionally only those of `users` (filtered in
+    Arrow). The context is loaded on the first activity that needs it."""
+    context = _Context(histories_dir)
     for shard in _shards(histories_dir):
         if users is not None:
             table = pq.read_table(shard, filters=[("user_id", "in", sorted(users))])
@@ -170,4 +334,4 @@ def iter_histories(histories_dir: Path, users: set[str] | None = None) -> Iterat
             batches = pq.ParquetFile(shard).iter_batches(batch_size=256)
         for batch in batches:
             for row in batch.to_pylist():
-                yield History.from_dict(row)
+                yield context.history(row)

@@ -4,22 +4,28 @@ Every platform parser turns its raw lines into `Activity` records; a user's `His
 time-ordered list of them (parsers that build many histories may hand the writer `HistoryRows`, the
 same activities as flat tuples). Records are plain slotted dataclasses because ingestion creates one per
 input line (hundreds of thousands a second) and validation happens in the parsers.
-Histories are stored as rows of a Hugging Face `datasets` table whose schema is `HISTORY_FEATURES`.
+
+Storage (`histories.py`) keeps the context once, not once per activity: a thread's title and body
+and a parent comment are shared by every reply of every user (on the shared Reddit dumps they were
+three quarters of the bytes). Histories are rows of `HISTORY_SCHEMA` whose activities point to
+`THREAD_SCHEMA` rows (`context_id`) and `MESSAGE_SCHEMA` rows (`parent_ids`, oldest first).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import datasets
+import pyarrow as pa
 
 
 @dataclass(slots=True)
 class ContextMessage:
-    """Another message the activity answers (a parent comment, an earlier chat turn)."""
+    """Another message the activity answers (a parent comment, an earlier chat turn). `message_id`
+    is the platform's id where it has one; storage derives one from the content otherwise."""
 
     author: str
     text: str
+    message_id: str = field(default="", compare=False)
 
 
 @dataclass(slots=True)
@@ -92,7 +98,7 @@ class Activity:
             context.title,
             context.body,
             context.root_author,
-            [(p.author, p.text) for p in context.parents],
+            [(p.message_id, p.author, p.text) for p in context.parents],
             *((source.file, source.line, source.record_ids) if source else (None, 0, ())),
         )
 
@@ -108,7 +114,7 @@ class Activity:
             timestamp=timestamp,
             text=text,
             context=ThreadContext(
-                community, title, body, root_author, [ContextMessage(a, t) for a, t in parents]
+                community, title, body, root_author, [ContextMessage(a, t, m) for m, a, t in parents]
             ),
             thread_id=thread_id,
             source=None if source_file is None else Source(source_file, source_line, list(record_ids)),
@@ -156,7 +162,8 @@ class History:
 # An activity as a flat tuple, in this order: what parsers that build many histories hand the
 # Parquet writer instead of `Activity` objects (one tuple per activity instead of four objects, and
 # a timestamp-first order that sorts a history with a plain `list.sort()`). `parents` is a sequence
-# of (author, text) pairs, oldest first; `source_file` is None when the activity has no provenance.
+# of (message_id, author, text) triples, oldest first (message_id may be ""); `source_file` is None
+# when the activity has no provenance.
 ACTIVITY_ROW_FIELDS = (
     "timestamp",
     "activity_id",
@@ -191,29 +198,31 @@ class HistoryRows:
         )
 
 
-_STR = datasets.Value("string")
-ACTIVITY_FEATURES = {
-    "activity_id": _STR,
-    "user_id": _STR,
-    "platform": _STR,
-    "kind": _STR,
-    "timestamp": datasets.Value("int64"),
-    "text": _STR,
-    "context": {
-        "community": _STR,
-        "title": _STR,
-        "body": _STR,
-        "root_author": _STR,
-        "parents": datasets.List({"author": _STR, "text": _STR}),
-    },
-    "thread_id": _STR,
-    "source": {"file": _STR, "line": datasets.Value("int64"), "record_ids": datasets.List(_STR)},
-}
-HISTORY_FEATURES = datasets.Features(
-    {
-        "user_id": _STR,
-        "platform": _STR,
-        "num_activities": datasets.Value("int64"),
-        "activities": datasets.List(ACTIVITY_FEATURES),
-    }
+# Arrow schemas, not `datasets.Features`: ingestion should not pay `import datasets` (1.8 CPU s, a
+# tenth of ingesting the shared dumps); `load_histories` converts them for Hugging Face.
+_STR = pa.string()
+STORED_ACTIVITY_TYPE = pa.struct(
+    [
+        ("activity_id", _STR),
+        ("user_id", _STR),
+        ("platform", _STR),
+        ("kind", _STR),
+        ("timestamp", pa.int64()),
+        ("text", _STR),
+        ("community", _STR),
+        ("thread_id", _STR),
+        ("context_id", _STR),  # the thread's row in THREAD_SCHEMA; "" when there is no thread context
+        ("parent_ids", pa.list_(_STR)),  # rows in MESSAGE_SCHEMA, oldest first
+        ("source", pa.struct([("file", _STR), ("line", pa.int64()), ("record_ids", pa.list_(_STR))])),
+    ]
 )
+HISTORY_SCHEMA = pa.schema(
+    [
+        ("user_id", _STR),
+        ("platform", _STR),
+        ("num_activities", pa.int64()),
+        ("activities", pa.list_(STORED_ACTIVITY_TYPE)),
+    ]
+)
+THREAD_SCHEMA = pa.schema([("context_id", _STR), ("title", _STR), ("body", _STR), ("root_author", _STR)])
+MESSAGE_SCHEMA = pa.schema([("message_id", _STR), ("author", _STR), ("text", _STR)])

@@ -17,7 +17,7 @@ import json
 import sqlite3
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 SQLITE_CACHE_KIB = 262144  # 256 MiB page cache: the only part of the disk index held in memory
@@ -84,6 +84,16 @@ class MemoryIndex(RedditIndex):
 
     def _covers_all(self, since: int, until: int) -> bool:
         return since <= self.created_range[0] and self.created_range[1] < until
+
+    def user_activities(self, author: str, since: int, until: int) -> tuple[Sequence[tuple], Sequence[tuple]]:
+        """(comment rows, submission rows) of `author` inside [since, until), without the join."""
+        comments, submissions = self.by_author[author]
+        if self._covers_all(since, until):
+            return comments, submissions
+        return (
+            [row for row in comments if since <= row[6] < until],
+            [row for row in submissions if since <= row[5] < until],
+        )
 
     def activity_counts(self, since: int, until: int) -> Iterator[tuple[str, int]]:
         if self._covers_all(since, until):  # the common case: no row to look at

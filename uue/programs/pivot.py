@@ -8,10 +8,14 @@ from dataclasses import dataclass
 import dspy
 
 from uue.datasets.records import Activity
+from uue.datasets.render import SUBJECT
 from uue.programs.checks import normalized, summary_problem
 from uue.programs.retry import predict_valid
 
-PIVOT_CHARS = 600  # the pivot is repeated after the segment, cut to this length
+# The pivot is repeated after the segment (its header and SUBJECT's own words, no thread context),
+# cut to this length: every round and retry re-reads it. The whole block cut to 600 characters cost
+# 0.4x of one pass over the segments in benchmarks/synth.py, and was often all thread context.
+PIVOT_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -25,13 +29,19 @@ class Segment:
     def __len__(self) -> int:
         return len(self.activities)
 
-    def block(self, index: int, max_chars: int = PIVOT_CHARS) -> str:
-        """Activity `index` as rendered in `text` (without its number), cut to `max_chars`."""
+    def block(self, index: int) -> str:
+        """Activity `index` as rendered in `text`, without its number."""
         start = 0 if index == 0 else self.text.index(f"\n\n[{index}] ") + 2
         end = self.text.find(f"\n\n[{index + 1}] ", start)
-        block = self.text[start : len(self.text) if end < 0 else end]
-        block = block[len(f"[{index}] ") :]
-        return block if len(block) <= max_chars else block[:max_chars].rstrip() + " ..."
+        return self.text[start : len(self.text) if end < 0 else end][len(f"[{index}] ") :]
+
+    def pivot_text(self, index: int, max_chars: int = PIVOT_CHARS) -> str:
+        """The header line and SUBJECT's own words of activity `index`, cut to `max_chars`."""
+        block = self.block(index)
+        header, _, rest = block.partition("\n")
+        own = rest[rest.rfind(f"{SUBJECT}: ") :] if f"{SUBJECT}: " in rest else rest
+        text = f"{header}\n{own}" if own else header
+        return text if len(text) <= max_chars else text[:max_chars].rstrip() + " ..."
 
 
 class ClusterAroundPivot(dspy.Signature):
@@ -47,7 +57,7 @@ class ClusterAroundPivot(dspy.Signature):
     segment: str = dspy.InputField(desc="the person's activities, oldest first, each numbered [i]")
     clustered: list[int] = dspy.InputField(desc="indices already labelled: never include them")
     pivot: int = dspy.InputField(desc="index of the pivot activity")
-    pivot_text: str = dspy.InputField(desc="the pivot activity again")
+    pivot_text: str = dspy.InputField(desc="the pivot activity again: SUBJECT's words")
     feedback: str = dspy.InputField(desc="what was wrong with your previous answer (empty at first)")
     # Output order is the order the grammar makes the model decide: labels first (the pivot's text
     # is fresh in the suffix), indices last. No "no cluster" flag: the 0.5B teacher set any bool
@@ -113,7 +123,7 @@ DEMO = dspy.Example(
     segment=_DEMO_SEGMENT.text,
     clustered=[],
     pivot=3,
-    pivot_text=_DEMO_SEGMENT.block(3),
+    pivot_text=_DEMO_SEGMENT.pivot_text(3),
     feedback="",
     specific="Building credit with a secured card",
     broad="Personal finance",
@@ -146,7 +156,7 @@ class PivotCluster(dspy.Module):
                 "segment": segment.text,
                 "clustered": sorted(clustered),
                 "pivot": pivot,
-                "pivot_text": segment.block(pivot),
+                "pivot_text": segment.pivot_text(pivot),
             },
             lambda prediction: cluster_problem(prediction, segment, taken),
             self.attempts,

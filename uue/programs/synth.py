@@ -16,6 +16,7 @@ import math
 import os
 import random
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -37,7 +38,7 @@ from uue.datasets.render import render_segment
 from uue.datasets.triplets import TRIPLET_FEATURES
 from uue.errors import ConfigError
 from uue.programs.extract import extract_clusters, recent_segment
-from uue.programs.lm import TeacherConfig, TokenLedger, build_lm, default_adapter
+from uue.programs.lm import ModelTotals, TeacherConfig, TokenLedger, build_lm, default_adapter
 from uue.programs.negatives import PoolLabel, dedupe_pool, sample_candidates
 from uue.programs.program import SynthProgram, load_program, program_hash
 from uue.programs.scripted import SCRIPTED_PREFIX, build_scripted_lm
@@ -67,6 +68,12 @@ class SynthConfig(BaseModel):
     segment_size: int = Field(16, ge=2, description="Most recent activities shown to the teacher")
     segment_budget: int = Field(1536, ge=64, description="Token budget of the rendered segment")
     context_budget: int = Field(1024, ge=32, description="Token budget of a triplet's H_context")
+    teacher_context_budget: int = Field(
+        192,
+        ge=32,
+        description="Token budget of H_context when the teacher reranks or writes a negative: the "
+        "user's own words come first, so a short rendering keeps the signal at a fraction of the cost",
+    )
     candidates: int = Field(4, ge=1, description="Pool candidates reranked per positive")
     negatives: NegativeMode = Field(NegativeMode.rerank, description="rerank | generated")
     min_judge_score: float | None = Field(
@@ -141,6 +148,7 @@ def phase1_unit(history: History, program: SynthProgram, config: SynthConfig) ->
                 "triplet_id": positive_id(history.user_id, segment_ids, cluster_ids),
                 "user_id": history.user_id,
                 "context": render_segment(rest, config.context_budget, numbered=False).text,
+                "teacher_context": render_segment(rest, config.teacher_context_budget, numbered=False).text,
                 "positive": cluster.specific,
                 "positive_broad": cluster.broad,
                 "cluster_indices": cluster.indices,
@@ -172,7 +180,7 @@ def phase2_unit(
     """The negative of one positive as a JSON-ready record (`failure` set when there is none)."""
     if config.negatives is NegativeMode.generated:
         made = program.generate(
-            context=positive["context"], positive=positive["positive"], user_id=positive["user_id"]
+            context=positive["teacher_context"], positive=positive["positive"], user_id=positive["user_id"]
         )
         return {
             "negative": made.negative,
@@ -185,7 +193,7 @@ def phase2_unit(
     if not candidates:
         return {"negative": "", "negative_broad": "", "negative_source": "reranked", "failure": "empty_pool"}
     ranked = program.rerank(
-        context=positive["context"],
+        context=positive["teacher_context"],
         positive=positive["positive"],
         candidates=[c.specific for c in candidates],
         positive_slot=rng.randrange(len(candidates) + 1),
@@ -206,16 +214,20 @@ def run_units(
     units: list[tuple[str, Callable[[], dict[str, Any]]]],
     store: UnitStore,
     workers: int,
-    on_done: Callable[[], None],
+    on_done: Callable[[], dict[str, Any]],
 ) -> None:
-    """Run the unfinished `(key, work)` units and store each result as soon as it is done.
+    """Run the unfinished `(key, work)` units and store each result as soon as it is done, with the
+    LLM usage `on_done` returns under `llm` (so a resumed job can still total what it cost).
 
     Worker threads get a copy of the caller's context, so `dspy.context(lm=...)` reaches them.
     """
+    lock = threading.Lock()
 
     def finish(key: str, work: Callable[[], dict[str, Any]]) -> None:
-        store.add(key, work())
-        on_done()
+        result = work()
+        with lock:  # with workers > 1 a unit's usage is approximate; the totals are exact
+            result["llm"] = on_done()
+        store.add(key, result)
 
     todo = [(key, work) for key, work in units if key not in store]
     if workers == 1:
@@ -286,10 +298,12 @@ def run_synth(config: SynthConfig) -> dict[str, Any]:
         disable=not config.progress,
     )
 
-    def tick(task: int) -> Callable[[], None]:
-        def done() -> None:
+    def tick(task: int) -> Callable[[], dict[str, Any]]:
+        def done() -> dict[str, Any]:
+            before = ledger.total()
             ledger.update(lm.history)
             progress.advance(task)
+            return ledger.total().minus(before).as_dict()
 
         return done
 
@@ -356,8 +370,12 @@ def build_report(
             failures["judge:below_min_score"] += 1
         elif (negative := phase2.get(p["triplet_id"])) and negative["failure"]:
             failures[f"phase2:{negative['failure']}"] += 1
-    llm = ledger.as_dict()
-    evaluated = llm["prompt_tokens"] - llm["cached_prompt_tokens"]
+    # What the finished units cost, whichever invocation ran them (a cache hit costs nothing).
+    job = ModelTotals()
+    for unit in [*records, *(phase2.get(p["triplet_id"]) or {} for p in all_positives)]:
+        job.add(ModelTotals.from_dict(unit.get("llm", {})))
+    job_llm = job.as_dict()
+    evaluated = job_llm["prompt_tokens"] - job_llm["cached_prompt_tokens"]
     return {
         "users": len(users),
         "positives": len(all_positives),
@@ -365,9 +383,9 @@ def build_report(
         "triplets": triplets,
         "empty_rounds": sum(r["empty_rounds"] for r in records),
         "failures": dict(sorted(failures.items())),
-        # LLM figures count this invocation only: a resumed run shows what the resume cost.
-        "llm": llm,
-        "prompt_tokens_per_positive": round(llm["prompt_tokens"] / max(1, len(all_positives)), 1),
+        "llm": job_llm,
+        "llm_this_run": ledger.as_dict(),  # a resume shows here what the resume itself cost
+        "prompt_tokens_per_positive": round(job_llm["prompt_tokens"] / max(1, len(all_positives)), 1),
         "evaluated_prompt_tokens_per_positive": round(evaluated / max(1, len(all_positives)), 1),
         "seconds": round(seconds, 2),
         "dataset": str(config.out / "triplets"),

@@ -54,7 +54,11 @@ class TeacherConfig(BaseModel):
     n_threads: int | None = Field(
         None, ge=1, description="CPU threads of the local model (default: all cores)"
     )
-    prompt_cache_mb: int = Field(1024, ge=0, description="RAM for llama.cpp prompt-prefix states (0 = off)")
+    # Off by default: llama-cpp-python's LlamaRAMCache counts only the KV state against its
+    # capacity, not the logits copy each saved state carries (~300 MB for this vocabulary), so a
+    # 20-user synth run grew to 23 GiB and was OOM-killed. llama.cpp still reuses the previous
+    # call's prefix, which is what synth's call order (a user's rounds back to back) relies on.
+    prompt_cache_mb: int = Field(0, ge=0, description="RAM for llama.cpp prompt-prefix states (0 = off)")
     model_cache_dir: Path | None = Field(
         None,
         description="Where local GGUF files are assembled "

@@ -37,6 +37,16 @@ class ModelTotals:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
+    def minus(self, other: ModelTotals) -> ModelTotals:
+        return ModelTotals(
+            **{name: getattr(self, name) - getattr(other, name) for name in self.__dataclass_fields__}
+        )
+
+    @classmethod
+    def from_dict(cls, figures: Mapping[str, Any]) -> ModelTotals:
+        """Back from `as_dict` (a missing or None figure counts as 0)."""
+        return cls(**{name: figures.get(name) or 0 for name in cls.__dataclass_fields__})
+
     def as_dict(self) -> dict[str, Any]:
         generated = self.calls - self.cached_calls
         return {

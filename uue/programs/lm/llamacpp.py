@@ -23,8 +23,9 @@ Behaviour:
   (`cache_read_tokens`, shown by DSPy as `prompt_tokens_details.cached_tokens`).
 - Prefix cache: llama.cpp reuses the KV cache of the previous call's common token prefix; with
   `prompt_cache_bytes > 0` a `LlamaRAMCache` also keeps states of earlier prompts, so prompts that
-  share a long prefix (instructions + demos) skip most of the prompt processing even when calls
-  with other prefixes come in between.
+  share a long prefix skip most of the prompt processing even when calls with other prefixes come
+  in between. Each saved state also holds a logits copy its capacity does not count (hundreds of
+  MB): leave it off unless the machine has the RAM for it.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class LlamaCppSettings:
     timeout_s: float | None = 600.0
     json_retries: int = 2
     temperature_bump: float = 0.3
-    prompt_cache_bytes: int = 1 << 30
+    prompt_cache_bytes: int = 0  # see TeacherConfig.prompt_cache_mb: the states' logits are not counted
     json_schema: dict[str, Any] | None = None
     repeat_penalty: float = 1.0
 

@@ -108,9 +108,10 @@ def bench(
     distractors: Annotated[int, typer.Option(help="Other users' positives added to each query")] = 9,
     red_flag: Annotated[float, typer.Option(help="Best-baseline Recall@1 at or above this is a red flag")] = 0.8,
     max_triplets: Annotated[int | None, typer.Option(help="Use only the first N triplets")] = None,
+    held_out: Annotated[bool, typer.Option("--held-out", help="Bench only held-out users' triplets (the --valid-fraction split of `uue train`)")] = False,
     task: Annotated[list[str] | None, typer.Option(help="Also run: reid | interests | next-subreddit")] = None,
     histories: Annotated[Path | None, typer.Option(help="Histories for --task (from `uue ingest`)")] = None,
-    valid_fraction: Annotated[float, typer.Option(help="Held-out user share for --task (same split as train)")] = 0.1,
+    valid_fraction: Annotated[float, typer.Option(help="Held-out user share (same split as `uue train`)")] = 0.1,
     max_users: Annotated[int, typer.Option(help="At most N held-out users for --task")] = 500,
     seed: Annotated[int, typer.Option(help="Distractor and bootstrap seed")] = 0,
     out: Annotated[Path | None, typer.Option(help="Directory for report.json (default: --triplets)")] = None,
@@ -118,31 +119,27 @@ def bench(
     """Seed 000 step 2: how well do off-the-shelf embedders solve the triplets? Verdict + report.json."""
     from rich.console import Console as StdoutConsole
 
-    from uue.eval.bench import BenchConfig, load_triplets, run_bench
+    from uue.eval.bench import BenchConfig, is_baseline, load_triplets, run_bench
     from uue.eval.embedders import make_embedder
-    from uue.eval.report import bench_table, task_table, write_report
-    from uue.eval.tasks import Task, TaskConfig, held_out_histories, run_task
+    from uue.eval.report import bench_table, comparison_table, task_table, verdict_lines, write_report
+    from uue.eval.tasks import Task, TaskConfig, run_tasks
 
-    config = BenchConfig(triplets=triplets, models=model, distractors=distractors, red_flag_recall_at_1=red_flag, max_triplets=max_triplets, seed=seed, out=out)
+    config = BenchConfig(triplets=triplets, models=model, distractors=distractors, red_flag_recall_at_1=red_flag, max_triplets=max_triplets, seed=seed, out=out, valid_fraction=valid_fraction if held_out else None)
+    if task and histories is None:
+        raise UueError("--task needs --histories")
     embedders = {spec: make_embedder(spec) for spec in dict.fromkeys(model)}
     report = run_bench(config, embedders)
     stdout = StdoutConsole()
     stdout.print(bench_table(report))
     if task:
-        if histories is None:
-            raise UueError("--task needs --histories")
-        tasks = [Task(t) for t in task]
         task_config = TaskConfig(histories=histories, triplets=triplets, valid_fraction=valid_fraction, max_users=max_users, seed=seed)
-        users = held_out_histories(task_config)
-        table = load_triplets(triplets)
-        report["tasks"] = {spec: {t.value: run_task(t, e, task_config, users, table) for t in tasks} for spec, e in embedders.items()}
-        report["tasks"] = json.loads(json.dumps(report["tasks"], default=lambda e: e.as_dict()))
-        stdout.print(task_table(report["tasks"]))
-    verdict = report["verdict"]
-    colour = "red" if verdict["verdict"] == "red flag" else "green"
-    stdout.print(f"[{colour}]verdict: {verdict['verdict']}[/{colour}] {verdict.get('detail', '')}", soft_wrap=True)
-    for row in report["easiest"][: 5 if verdict["verdict"] == "red flag" else 0]:
-        stdout.print(f"  easy: {row['triplet_id']} margin {row['margin']:.3f}: {row['positive'][:100]}", soft_wrap=True)
+        trained = [spec for spec in embedders if not is_baseline(spec)]
+        report["tasks"] = run_tasks([Task(t) for t in task], embedders, task_config, load_triplets(triplets), trained)
+        stdout.print(task_table(report["tasks"]["results"]))
+    if report["comparisons"] or report.get("tasks", {}).get("comparisons"):
+        stdout.print(comparison_table(report))
+    for line in verdict_lines(report):
+        stdout.print(line, soft_wrap=True)
     console.print(f"[green]wrote[/green] {write_report(report, out or triplets)}")
 
 

@@ -1,9 +1,11 @@
 import json
 
+import datasets
 from typer.testing import CliRunner
 
 from tests.dev_triplets import write_toy_corpus
 from uue.cli import app
+from uue.eval.split import split_users
 
 
 def test_bench_cli_writes_report_with_verdict(tmp_path, monkeypatch):
@@ -33,7 +35,20 @@ def test_bench_cli_writes_report_with_verdict(tmp_path, monkeypatch):
     assert report["verdict"]["verdict"] in {"ok", "red flag"} and report["verdict"]["best_baseline"] == "bm25"
     sampled = report["models"]["bm25"]["sampled"]["recall@1"]
     assert sampled["ci_low"] <= sampled["mean"] <= sampled["ci_high"]
-    assert "mrr" in report["tasks"]["bm25"]["reid"]["last"]["reid"]
+    assert "mrr" in report["tasks"]["results"]["bm25"]["reid"]["last"]["reid"]
+
+
+def test_bench_held_out_uses_only_the_users_train_keeps_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    _, trip = write_toy_corpus(tmp_path, n_users=30)
+    args = ["bench", "--triplets", str(trip), "--model", "bm25", "--valid-fraction", "0.3"]
+    result = CliRunner().invoke(app, [*args, "--held-out", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    protocol = json.loads((tmp_path / "r" / "report.json").read_text())["protocol"]
+    users = set(datasets.load_from_disk(str(trip / "triplets"))["user_id"])
+    held_out = split_users(users, 0.3).valid
+    assert 0 < protocol["users"] == len(held_out) < len(users)
+    assert protocol["split"].startswith("held-out users")
 
 
 def test_bench_cli_missing_triplets_is_one_line(tmp_path):

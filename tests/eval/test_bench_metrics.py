@@ -10,6 +10,7 @@ from uue.eval.metrics import (
     RankedPrediction,
     bootstrap_ci,
     ndcg_at,
+    paired_differences,
     per_query,
     ranks_of_target,
     recall_at,
@@ -68,3 +69,12 @@ def _result(name: str, r1: float, baseline: bool = True) -> ModelResult:
 def test_verdict(results, expected):
     decision = verdict(results, threshold=0.8)
     assert decision["verdict"] == expected
+
+
+def test_paired_differences_are_per_query_means():
+    trained, baseline = np.array([0, 0, 1, 3]), np.array([0, 2, 1, 0])  # 0-based ranks
+    diff = paired_differences(trained, baseline, resamples=200, seed=0)
+    assert diff["recall@1"].mean == pytest.approx((1 + 1 + 0 + 0 - (1 + 0 + 0 + 1)) / 4)
+    assert diff["mrr"].mean == pytest.approx(((1 + 1 + 1 / 2 + 1 / 4) - (1 + 1 / 3 + 1 / 2 + 1)) / 4)
+    same = paired_differences(baseline, baseline, resamples=200, seed=0)["mrr"]
+    assert same.mean == same.ci_low == same.ci_high == 0.0

@@ -17,8 +17,9 @@ import pytest
 
 from uue.datasets.ingest import ingest
 from uue.datasets.options import IngestOptions
+from uue.programs import scripted
 from uue.programs.lm import TeacherConfig
-from uue.programs.scripted import CALL_LOG_ENV, DELAY_ENV
+from uue.programs.scripted import CALL_LOG_ENV, DELAY_ENV, deterministic_reply
 from uue.programs.synth import PHASE1_FILE, PHASE2_FILE, SynthConfig, run_synth
 
 SCRIPTED = TeacherConfig(model="scripted/deterministic")
@@ -86,6 +87,22 @@ def test_generated_negatives(tmp_path, histories_dir, histories):
     assert len(rows) == 3 and set(rows["negative_source"]) == {"generated"}
     assert all(math.isnan(score) for score in rows["judge_score"])  # not judged
     check_triplets(rows, {h.user_id: h for h in histories})
+
+
+@pytest.mark.usefixtures("clean_dspy")
+def test_a_failed_rerank_keeps_the_triplet_with_a_sampled_negative(tmp_path, histories_dir, monkeypatch):
+    def junk_rankings(prompt: str, fields: list[str]) -> str:
+        return json.dumps({"ranking": [99]}) if "ranking" in fields else deterministic_reply(prompt, fields)
+
+    monkeypatch.setattr(scripted, "deterministic_reply", junk_rankings)
+    config = SynthConfig(
+        histories=histories_dir, out=tmp_path / "out", teacher=SCRIPTED, max_positives=1, candidates=2,
+        track=False, progress=False,
+    )  # fmt: skip
+    report = run_synth(config)
+    rows = datasets.load_from_disk(str(tmp_path / "out" / "triplets"))
+    assert len(rows) == report["positives"] == 3 and set(rows["negative_source"]) == {"sampled"}
+    assert report["failures"] == {"phase2:rank_out_of_range:kept_with_sampled_negative": 3}
 
 
 def test_a_local_teacher_refuses_parallel_workers(tmp_path):

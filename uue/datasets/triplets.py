@@ -14,7 +14,7 @@ TRIPLET_FEATURES = datasets.Features(
         "positive_broad": _STR,  # its broad category label
         "negative": _STR,  # hard negative summary (reranked from the pool, or generated)
         "negative_broad": _STR,  # broad label of the negative's source cluster ("" when generated)
-        "negative_source": _STR,  # "reranked" | "generated"
+        "negative_source": _STR,  # "reranked" | "sampled" (the rerank failed: a random candidate) | "generated"
         "cluster_indices": datasets.List(datasets.Value("int32")),  # into the segment
         "segment_activity_ids": datasets.List(_STR),
         "cluster_activity_ids": datasets.List(_STR),

@@ -25,7 +25,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from uue.errors import ConfigError, InputError
 from uue.eval.embedders import DenseEmbedder, Embedder, make_embedder
-from uue.eval.metrics import BENCH_METRICS, Estimate, bootstrap_ci, per_query, ranks_of_target
+from uue.eval.metrics import (
+    BENCH_METRICS,
+    Estimate,
+    bootstrap_ci,
+    paired_differences,
+    per_query,
+    ranks_of_target,
+)
+from uue.eval.split import is_held_out
 
 
 class BenchConfig(BaseModel):
@@ -44,6 +52,14 @@ class BenchConfig(BaseModel):
     easiest: int = Field(10, ge=0, description="How many easiest triplets the report lists")
     max_triplets: int | None = Field(None, ge=1, description="Use only the first N triplets (smoke runs)")
     full_ranking: bool = Field(True, description="Also rank against every distinct positive")
+    valid_fraction: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Bench only the triplets of held-out users, the share `uue train --valid-fraction` "
+        "keeps out (None: every triplet)",
+    )
+    split_seed: int = Field(0, description="Seed of the user split (as `uue train`)")
     out: Path | None = Field(None, description="Where report.json goes (default: the triplets directory)")
 
 
@@ -106,6 +122,7 @@ class ModelResult:
     full: dict[str, Estimate]
     sampled_ranks: np.ndarray
     margins: np.ndarray  # target score minus best other candidate (sampled protocol)
+    full_ranks: np.ndarray | None = None
 
 
 def evaluate_model(
@@ -128,6 +145,7 @@ def evaluate_model(
         }
 
     full: dict[str, Estimate] = {}
+    full_ranks = None
     if config.full_ranking:
         positive_pool = sorted(set(positives))
         pool_at = {p: i for i, p in enumerate(positive_pool)}
@@ -140,8 +158,27 @@ def evaluate_model(
         target_full = np.array([pool_at[p] for p in positives])
         for i, user in enumerate(table["user_id"]):
             valid[i, list(by_user[user] - {target_full[i]})] = False  # the user's other positives
-        full = estimates(ranks_of_target(full_scores, target_full, valid))
-    return ModelResult(spec, is_baseline(spec), estimates(ranks), full, ranks, margins)
+        full_ranks = ranks_of_target(full_scores, target_full, valid)
+        full = estimates(full_ranks)
+    return ModelResult(spec, is_baseline(spec), estimates(ranks), full, ranks, margins, full_ranks)
+
+
+def compare(results: list[ModelResult], resamples: int, seed: int) -> dict:
+    """Every trained model against every baseline, paired per triplet."""
+    return {
+        f"{t.model} - {b.model}": {
+            protocol: {k: e.as_dict() for k, e in paired_differences(ours, theirs, resamples, seed).items()}
+            for protocol, ours, theirs in (
+                ("sampled", t.sampled_ranks, b.sampled_ranks),
+                ("full", t.full_ranks, b.full_ranks),
+            )
+            if ours is not None and theirs is not None
+        }
+        for t in results
+        if not t.baseline
+        for b in results
+        if b.baseline
+    }
 
 
 def verdict(results: list[ModelResult], threshold: float) -> dict:
@@ -186,8 +223,15 @@ def easiest_triplets(result: ModelResult, table: datasets.Dataset, n: int) -> li
 def run_bench(config: BenchConfig, embedders: dict[str, Embedder] | None = None) -> dict:
     """Bench every model; returns the report (also written to `out/report.json` by the CLI)."""
     table = load_triplets(config.triplets, config.max_triplets)
+    if config.valid_fraction is not None:
+        held_out = [is_held_out(u, config.valid_fraction, config.split_seed) for u in table["user_id"]]
+        table = table.select([i for i, keep in enumerate(held_out) if keep])
     if len(table) < 2:
-        raise InputError(str(config.triplets), f"only {len(table)} triplet(s); bench needs at least 2")
+        raise InputError(
+            str(config.triplets),
+            f"only {len(table)} triplet(s) to bench; it needs at least 2",
+            hint="use more triplets or a larger --valid-fraction" if config.valid_fraction else "",
+        )
     embedders = embedders or {}
     results = []
     for spec in config.models:
@@ -201,6 +245,10 @@ def run_bench(config: BenchConfig, embedders: dict[str, Embedder] | None = None)
             "negatives": 1,
             "distractors": config.distractors,
             "triplets": len(table),
+            "users": len(set(table["user_id"])),
+            "split": "all users"
+            if config.valid_fraction is None
+            else f"held-out users (valid_fraction {config.valid_fraction}, split_seed {config.split_seed})",
         },
         "models": {
             r.model: {
@@ -210,6 +258,7 @@ def run_bench(config: BenchConfig, embedders: dict[str, Embedder] | None = None)
             }
             for r in results
         },
+        "comparisons": compare(results, config.resamples, config.seed),
         "verdict": decision,
         "easiest": easiest_triplets(best, table, config.easiest) if best else [],
     }

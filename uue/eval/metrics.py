@@ -100,3 +100,13 @@ def summarize(
     ranks: np.ndarray, metrics: Mapping[str, Metric] = BENCH_METRICS, resamples: int = 1000, seed: int = 0
 ) -> dict[str, Estimate]:
     return {name: bootstrap_ci(v, resamples, seed) for name, v in per_query(ranks, metrics).items()}
+
+
+def paired_differences(
+    trained: np.ndarray, baseline: np.ndarray, resamples: int, seed: int
+) -> dict[str, Estimate]:
+    """Per metric, the mean of (trained - baseline) over the same queries with a bootstrap interval:
+    an interval above 0 means the trained model is better on these queries. Pairing removes the
+    query-to-query spread that makes two separate intervals overlap."""
+    ours, theirs = per_query(trained, BENCH_METRICS), per_query(baseline, BENCH_METRICS)
+    return {name: bootstrap_ci(ours[name] - theirs[name], resamples, seed) for name in ours}

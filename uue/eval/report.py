@@ -53,6 +53,40 @@ def task_table(task_results: dict) -> Table:
     return table
 
 
+def comparison_table(report: dict) -> Table:
+    """Trained minus baseline, paired per query: Recall@1 and MRR differences with 95% intervals."""
+    table = Table(
+        title="trained - baseline, paired per query (95% bootstrap CI; above 0 = trained is better)"
+    )
+    for name in ("pair", "on", "Δ recall@1", "Δ mrr"):
+        table.add_column(name)
+    for pair, protocols in report["comparisons"].items():
+        for protocol, metrics in protocols.items():
+            table.add_row(pair, f"triplets ({protocol})", _cell(metrics["recall@1"]), _cell(metrics["mrr"]))
+    for pair, tasks in report.get("tasks", {}).get("comparisons", {}).items():
+        for task, by_pooling in tasks.items():
+            for pooling, variants in by_pooling.items():
+                for variant, metrics in variants.items():
+                    label = task if variant == task else f"{task}/{variant}"
+                    table.add_row(
+                        pair, f"{label} ({pooling})", _cell(metrics["recall@1"]), _cell(metrics["mrr"])
+                    )
+    return table
+
+
+def verdict_lines(report: dict) -> list[str]:
+    """Seed 000's verdict, coloured, with the easiest triplets when it is a red flag."""
+    verdict = report["verdict"]
+    colour = "red" if verdict["verdict"] == "red flag" else "green"
+    lines = [f"[{colour}]verdict: {verdict['verdict']}[/{colour}] {verdict.get('detail', '')}"]
+    if verdict["verdict"] == "red flag":
+        lines += [
+            f"  easy: {row['triplet_id']} margin {row['margin']:.3f}: {row['positive'][:100]}"
+            for row in report["easiest"][:5]
+        ]
+    return lines
+
+
 def write_report(report: dict, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.json"

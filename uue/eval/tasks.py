@@ -26,7 +26,7 @@ from uue.datasets.histories import iter_histories
 from uue.datasets.records import Activity, History
 from uue.errors import ConfigError
 from uue.eval.embedders import DenseEmbedder, Embedder
-from uue.eval.metrics import BENCH_METRICS, Estimate, bootstrap_ci, per_query, ranks_of_target
+from uue.eval.metrics import BENCH_METRICS, bootstrap_ci, paired_differences, per_query, ranks_of_target
 from uue.eval.split import is_held_out
 from uue.eval.user_vectors import Pooling, user_texts, user_vectors
 
@@ -133,30 +133,77 @@ def interest_ranks(
     return ranks_of_target(scores, target, valid)
 
 
-def run_task(
+def task_ranks(
     task: Task, embedder: Embedder, config: TaskConfig, histories: list[History], triplets=None
-) -> dict[str, dict[str, dict[str, Estimate]]]:
-    """{pooling: {variant: {metric: Estimate}}}; variant is `specific`/`broad` for interests, else the task."""
+) -> dict[str, dict[str, np.ndarray]]:
+    """{pooling: {variant: per-user ranks}}; variant is `specific`/`broad` for interests, else the task."""
     poolings = config.poolings if isinstance(embedder, DenseEmbedder) else [Pooling.last]
-    out: dict[str, dict[str, dict[str, Estimate]]] = {}
+    out: dict[str, dict[str, np.ndarray]] = {}
     for pooling in poolings:
         if task is Task.reid:
-            variants = {"reid": reid_ranks(embedder, histories, pooling)}
+            out[pooling.value] = {"reid": reid_ranks(embedder, histories, pooling)}
         elif task is Task.next_subreddit:
-            variants = {"next-subreddit": next_subreddit_ranks(embedder, histories, pooling)}
+            out[pooling.value] = {"next-subreddit": next_subreddit_ranks(embedder, histories, pooling)}
         else:
             if triplets is None:
                 raise ConfigError("the interests task needs --triplets")
-            variants = {
+            out[pooling.value] = {
                 name: interest_ranks(embedder, histories, triplets, pooling, col)
                 for name, col in (("specific", "positive"), ("broad", "positive_broad"))
             }
-        out[pooling.value] = {
-            name: {
-                k: bootstrap_ci(v, config.resamples, config.seed)
-                for k, v in per_query(ranks, BENCH_METRICS).items()
-            }
-            | {"n": Estimate(len(ranks), len(ranks), len(ranks))}
-            for name, ranks in variants.items()
-        }
     return out
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    embedders: dict[str, Embedder],
+    config: TaskConfig,
+    triplets=None,
+    trained: Sequence[str] = (),
+) -> dict:
+    """Every task for every embedder on the held-out users: {"results": {model: {task: {pooling:
+    {variant: {metric: Estimate, "n": ...}}}}}, "comparisons": {"trained - baseline": same shape,
+    paired per user}}, JSON-ready. `trained` names the models compared against the others."""
+    histories = held_out_histories(config)
+    ranks = {
+        spec: {t.value: task_ranks(t, e, config, histories, triplets) for t in tasks}
+        for spec, e in embedders.items()
+    }
+
+    def summary(r: np.ndarray) -> dict:
+        found = per_query(r, BENCH_METRICS)
+        return {k: bootstrap_ci(v, config.resamples, config.seed).as_dict() for k, v in found.items()} | {
+            "n": {"mean": len(r), "ci_low": len(r), "ci_high": len(r)}
+        }
+
+    results = {
+        spec: {
+            task: {
+                pooling: {variant: summary(r) for variant, r in variants.items()}
+                for pooling, variants in by_pooling.items()
+            }
+            for task, by_pooling in by_task.items()
+        }
+        for spec, by_task in ranks.items()
+    }
+    comparisons = {}
+    for ours in trained:
+        for theirs in (spec for spec in ranks if spec not in trained):
+            comparisons[f"{ours} - {theirs}"] = {
+                task: {
+                    pooling: {
+                        variant: {
+                            k: e.as_dict()
+                            for k, e in paired_differences(
+                                r, ranks[theirs][task][pooling][variant], config.resamples, config.seed
+                            ).items()
+                        }
+                        for variant, r in variants.items()
+                        if variant in ranks[theirs][task].get(pooling, {})
+                    }
+                    for pooling, variants in by_pooling.items()
+                    if pooling in ranks[theirs][task]
+                }
+                for task, by_pooling in ranks[ours].items()
+            }
+    return {"results": results, "comparisons": comparisons, "users": len(histories)}

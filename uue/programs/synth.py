@@ -198,12 +198,18 @@ def phase2_unit(
         candidates=[c.specific for c in candidates],
         positive_slot=rng.randrange(len(candidates) + 1),
     )
-    chosen = candidates[ranked.negative] if ranked.failure is None else None
+    if ranked.failure is not None:
+        # No valid ranking: keep the triplet with a random candidate (already a seeded random sample)
+        # as an easy negative, marked as such, rather than lose the teacher's positive.
+        chosen, source = candidates[0], "sampled"
+    else:
+        chosen, source = candidates[ranked.negative], "reranked"
     return {
-        "negative": chosen.specific if chosen else "",
-        "negative_broad": chosen.broad if chosen else "",
-        "negative_source": "reranked",
-        "failure": ranked.failure,
+        "negative": chosen.specific,
+        "negative_broad": chosen.broad,
+        "negative_source": source,
+        "failure": None,
+        "rerank_failure": ranked.failure,
     }
 
 
@@ -368,8 +374,11 @@ def build_report(
     for p in all_positives:
         if not passes_judge(p, config.min_judge_score):
             failures["judge:below_min_score"] += 1
-        elif (negative := phase2.get(p["triplet_id"])) and negative["failure"]:
-            failures[f"phase2:{negative['failure']}"] += 1
+        elif negative := phase2.get(p["triplet_id"]):
+            if negative["failure"]:
+                failures[f"phase2:{negative['failure']}"] += 1
+            elif negative.get("rerank_failure"):  # kept with a sampled negative
+                failures[f"phase2:{negative['rerank_failure']}:kept_with_sampled_negative"] += 1
     # What the finished units cost, whichever invocation ran them (a cache hit costs nothing).
     job = ModelTotals()
     for unit in [*records, *(phase2.get(p["triplet_id"]) or {} for p in all_positives)]:

@@ -367,6 +367,28 @@ def seqrec_bench(
     console.print_json(json.dumps(results))
 
 
+@seqrec_app.command("profiles")
+@one_line_errors
+def seqrec_profiles(
+    data: Annotated[Path, typer.Option(help="Sequence file: S3-Rec, pairs, or MovieLens u.data")],
+    out: Annotated[Path, typer.Option(help="Output directory (profiles.parquet, profiles.jsonl, report.json)")],
+    items: Annotated[Path | None, typer.Option(help="Item texts: u.item, movies.dat, *_item2attributes.json")] = None,
+    teacher: Annotated[str, typer.Option(help="litellm model string or local/qwen2.5-coder-0.5b")] = "local/qwen2.5-coder-0.5b",
+    api_base: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server")] = None,
+    max_users: Annotated[int | None, typer.Option(help="Only the first N users")] = None,
+    max_items: Annotated[int, typer.Option(help="Most recent training items shown")] = 30,
+    embedder: Annotated[str, typer.Option(help="sentence-transformers model for the vectors")] = "minilm",
+    workers: Annotated[int, typer.Option(help="Concurrent users (remote teachers only)")] = 1,
+) -> None:
+    """Seed 004: the teacher writes a profile per user from their training items; vectors for distillation."""
+    from uue.programs.lm import TeacherConfig
+    from uue.trainers.seqrec.profile_job import ProfileJobConfig, write_profiles
+
+    config = ProfileJobConfig(data=data, items=items, out=out, teacher=TeacherConfig(model=teacher, api_base=api_base), max_users=max_users, max_items=max_items, embedder=embedder, workers=workers)
+    report = write_profiles(config)
+    console.print(f"[green]wrote[/green] {report['profiles']} profiles of {report['users']} users to {report['profiles_path']}; failures {report['failures']}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())
 

@@ -111,6 +111,8 @@ def deterministic_reply(prompt: str, fields: list[str]) -> str:
     elif "ranking" in fields:
         count = len(re.findall(r"^\[\d+\] ", _field(prompt, "candidates"), flags=re.M))
         answer = {"ranking": list(range(count))[::-1]}
+    elif "profile" in fields:
+        answer = {"profile": f"Scripted viewer {tag} enjoys thoughtful dramas and older comedies."}
     elif "negative" in fields:
         answer = {"negative": f"Scripted unrelated pursuit {tag}", "negative_broad": "Scripted elsewhere"}
     else:  # the judge

@@ -26,11 +26,14 @@ PAD = 0
 
 
 class FileFormat(str, Enum):
-    """`sequences`: `user item item ...` per line (S3-Rec). `pairs`: `user item` per line, time-ordered."""
+    """`sequences`: `user item item ...` per line (S3-Rec). `pairs`: `user item` per line, time-ordered.
+    `movielens`: `user|item|rating|timestamp` per line (MovieLens `u.data`, header optional), ordered
+    here by timestamp per user (ties keep file order), every rating counted as an interaction."""
 
     auto = "auto"
     sequences = "sequences"
     pairs = "pairs"
+    movielens = "movielens"
 
 
 class Split(str, Enum):
@@ -98,6 +101,21 @@ def _detect_format(lines: list[list[str]]) -> FileFormat:
     return FileFormat.sequences
 
 
+def _movielens_as_pairs(path: Path, text: str) -> str:
+    """`user|item|rating|timestamp` lines as time-ordered `user item` pairs."""
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split("|")
+        if not line.strip() or (number == 1 and fields[0] == "user"):
+            continue
+        try:
+            rows.append((int(fields[3]), number, fields[0], fields[1]))
+        except (IndexError, ValueError):
+            raise InputError(str(path), "expected user|item|rating|timestamp", line=number) from None
+    rows.sort()  # by timestamp, then file line
+    return "\n".join(f"{user} {item}" for _, _, user, item in rows)
+
+
 def load_seqrec(
     path: str | Path, file_format: FileFormat | str = FileFormat.auto, max_users: int | None = None
 ) -> SeqRecData:
@@ -107,8 +125,11 @@ def load_seqrec(
         raise InputError(
             str(path), "no such file", hint="see /work/shared/data/README.md for the seqrec files"
         )
-    lines = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
     file_format = FileFormat(file_format)
+    if file_format is FileFormat.movielens or (file_format is FileFormat.auto and "|" in text[:200]):
+        text, file_format = _movielens_as_pairs(path, text), FileFormat.pairs
+    lines = [line.split() for line in text.splitlines() if line.strip()]
     if file_format is FileFormat.auto:
         file_format = _detect_format(lines)
 

@@ -1,0 +1,170 @@
+"""`uue seqrec profiles`: the teacher writes a profile per user (seed 004), embedded as `{user_id: vector}`.
+
+A profile is written from the user's *training* items only (`s[:-2]`): the validation and test items
+never reach the teacher, so distillation cannot leak the targets. Item texts come from MovieLens
+(`u.item`: title + genres; `movies.dat`) or S3-Rec's `*_item2attributes.json` (anonymous attribute ids:
+weak text, but the only one those sets have). Calls go through DSPy's disk cache in `OUT/dspy_cache`
+and finished users through `OUT/progress/profiles.jsonl`, so a killed run resumes where it stopped.
+
+Output in `OUT`: `profiles.parquet` (`user_id`, `vector`: what `distillation.profiles_path` reads),
+`profiles.jsonl` (the texts), `report.json` (counts, failures, LLM ledger, provenance).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import dspy
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from uue.errors import InputError
+from uue.programs.lm import ModelTotals, TeacherConfig, TokenLedger, default_adapter
+from uue.programs.profile import ProfileWriter
+from uue.programs.store import UnitStore
+from uue.programs.synth import build_teacher, response_cache, run_units
+from uue.provenance import made_by
+from uue.trainers.seqrec.data import load_seqrec
+
+PROGRESS_FILE = "progress/profiles.jsonl"
+
+
+class ProfileJobConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    data: Path = Field(description="Sequence file: S3-Rec, `user item` pairs or MovieLens u.data")
+    items: Path | None = Field(None, description="Item texts: u.item, movies.dat or *_item2attributes.json")
+    out: Path
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    max_users: int | None = Field(None, ge=1, description="Only the first N users of the file")
+    max_items: int = Field(30, ge=1, description="Most recent training items shown to the teacher")
+    embedder: str = Field("minilm", description="sentence-transformers model for the profile vectors")
+    attempts: int = Field(2, ge=1)
+    workers: int = Field(1, ge=1, description="Concurrent users (remote teachers only)")
+    progress: bool = True
+
+    @model_validator(mode="after")
+    def _local_is_sequential(self) -> ProfileJobConfig:
+        if self.workers > 1 and self.teacher.is_local:
+            raise ValueError("a local teacher runs one call at a time: use --workers 1")
+        return self
+
+
+def item_texts(path: Path) -> dict[int, str]:
+    """Item id -> one line of text, from any of the three item files."""
+    if not path.is_file():
+        raise InputError(str(path), "no such item file")
+    if path.suffix == ".json":
+        attributes = json.loads(path.read_text())
+        return {int(i): "item with attributes " + ", ".join(map(str, a)) for i, a in attributes.items()}
+    lines = path.read_text(encoding="latin-1").splitlines()
+    if "::" in lines[0]:  # ml-1m movies.dat: id::title::genre|genre
+        rows = (line.split("::") for line in lines if line.strip())
+        return {int(i): f"{title} ({genres.replace('|', ', ')})" for i, title, genres in rows}
+    header = lines[0].split("|")  # ml-100k u.item: item|title|dates|url|19 genre flags
+    genres = header[5:]
+    texts = {}
+    for number, line in enumerate(lines[1:], start=2):
+        fields = line.split("|")
+        try:
+            flags = [g for g, flag in zip(genres, fields[5:], strict=True) if flag == "1"]
+            texts[int(fields[0])] = f"{fields[1]} ({', '.join(flags) or 'no genre'})"
+        except ValueError:
+            raise InputError(str(path), "expected item|title|...|genre flags", line=number) from None
+    return texts
+
+
+def render_items(sequence: np.ndarray, texts: dict[int, str], max_items: int) -> str:
+    return "\n".join(texts.get(int(item), f"item {int(item)}") for item in sequence[-max_items:])
+
+
+def write_profiles(config: ProfileJobConfig) -> dict:
+    """Write (or resume) the profiles; returns the report, also saved as `OUT/report.json`."""
+    started = time.perf_counter()
+    data = load_seqrec(config.data, max_users=config.max_users)
+    texts = item_texts(config.items) if config.items else {}
+    config.out.mkdir(parents=True, exist_ok=True)
+    store = UnitStore(config.out / PROGRESS_FILE)
+    writer = ProfileWriter(config.attempts)
+    lm = build_teacher(config.teacher)
+    ledger = TokenLedger(estimate_missing_costs=not config.teacher.is_local)
+    progress = Progress(
+        TextColumn("profiles"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        disable=not config.progress,
+    )
+    task = progress.add_task(
+        "profiles", total=data.num_users, completed=sum(u in store for u in data.user_ids)
+    )
+
+    def done() -> dict:
+        before = ledger.total()
+        ledger.update(lm.history)
+        progress.advance(task)
+        return ledger.total().minus(before).as_dict()
+
+    def unit(sequence: np.ndarray):
+        def work() -> dict:
+            written = writer(items=render_items(sequence[:-2], texts, config.max_items))
+            return {"profile": written.profile, "failure": written.failure}
+
+        return work
+
+    with (
+        response_cache(config.out / "dspy_cache"),
+        dspy.context(lm=lm, adapter=default_adapter(config.teacher)),
+        progress,
+    ):
+        run_units(
+            [(user, unit(seq)) for user, seq in zip(data.user_ids, data.sequences, strict=True)],
+            store,
+            config.workers,
+            done,
+        )
+    records = {user: store.get(user) for user in data.user_ids}
+    written = {user: r["profile"] for user, r in records.items() if r["profile"]}
+    _save(config, written)
+    job = ModelTotals()
+    for record in records.values():
+        job.add(ModelTotals.from_dict(record.get("llm", {})))
+    report = {
+        "users": data.num_users,
+        "profiles": len(written),
+        "failures": dict(Counter(r["failure"] for r in records.values() if r["failure"])),
+        "llm": job.as_dict(),
+        "llm_this_run": ledger.as_dict(),
+        "seconds": round(time.perf_counter() - started, 2),
+        "profiles_path": str(config.out / "profiles.parquet"),
+        "made_by": made_by(
+            "uue seqrec profiles",
+            config.model_dump(mode="json"),
+            [p for p in (config.data, config.items) if p],
+        ),
+    }
+    (config.out / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    return report
+
+
+def _save(config: ProfileJobConfig, profiles: dict[str, str]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from sentence_transformers import SentenceTransformer
+
+    from uue.trainers.student import resolve_base_model
+
+    users = list(profiles)
+    model = SentenceTransformer(resolve_base_model(config.embedder))
+    vectors = model.encode([profiles[u] for u in users], batch_size=64, normalize_embeddings=True)
+    pq.write_table(
+        pa.table({"user_id": users, "vector": [v.tolist() for v in np.asarray(vectors, dtype=np.float32)]}),
+        config.out / "profiles.parquet",
+    )
+    with open(config.out / "profiles.jsonl", "w", encoding="utf-8") as file:
+        for user in users:
+            file.write(json.dumps({"user_id": user, "profile": profiles[user]}, ensure_ascii=False) + "\n")

@@ -50,7 +50,7 @@ def main() -> None:
     config = SynthConfig(
         histories=args.histories,
         out=args.out,
-        teacher=TeacherConfig(model=args.teacher, max_tokens=256),
+        teacher=TeacherConfig(model=args.teacher),
         max_users=args.users,
         min_activities=args.min_activities,
         max_positives=args.max_positives,

@@ -219,6 +219,7 @@ def synth(
     out: Annotated[Path, typer.Option(help="Output: triplets/, report.json, progress/ (resume), dspy_cache/")],
     teacher: Annotated[str, typer.Option(help="LiteLLM model string or local/<name>")] = "local/qwen2.5-coder-0.5b",
     api_base: Annotated[str | None, typer.Option(help="Server URL of a hosted teacher")] = None,
+    max_tokens: Annotated[int, typer.Option(help="Maximum generated tokens per teacher call")] = 256,
     max_users: Annotated[int | None, typer.Option(help="Only the first N users")] = None,
     max_positives: Annotated[int, typer.Option(help="Positives per user")] = 3,
     segment_size: Annotated[int, typer.Option(help="Most recent activities shown to the teacher")] = 16,
@@ -240,7 +241,7 @@ def synth(
         config = SynthConfig(
             histories=histories,
             out=out,
-            teacher=TeacherConfig(model=teacher, api_base=api_base),
+            teacher=TeacherConfig(model=teacher, api_base=api_base, max_tokens=max_tokens),
             max_users=max_users,
             max_positives=max_positives,
             segment_size=segment_size,

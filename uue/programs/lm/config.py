@@ -43,7 +43,9 @@ class TeacherConfig(BaseModel):
         None, description="Name of the environment variable that holds the API key"
     )
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = deterministic)")
-    max_tokens: int = Field(1024, ge=1, description="Maximum generated tokens per call")
+    # The teacher answers short JSON (labels, rankings, a profile): 256 tokens is room enough, and
+    # a weak model that runs on inside a string stops four times sooner than with 1024.
+    max_tokens: int = Field(256, ge=1, description="Maximum generated tokens per call")
     timeout_s: float = Field(300.0, gt=0, description="Per-call timeout in seconds (local: generation time)")
     num_retries: int = Field(3, ge=0, description="Retries of transient failures, exponential backoff")
     cache: bool = Field(

@@ -147,11 +147,14 @@ def test_segment_numbers_the_most_recent_activities_from_zero(histories):
 
 
 @pytest.mark.usefixtures("clean_dspy")
-def test_a_label_repeated_from_an_earlier_cluster_is_rejected(histories):
-    # The 0.5B teacher answered round 2 with round 1's label; that is no second positive.
+def test_a_label_repeated_from_an_earlier_cluster_joins_that_cluster(histories):
+    # The 0.5B teacher answered round 2 with round 1's label: no second positive, and no retry.
     segment = recent_segment(histories[0], size=16, budget=2000)
-    lm = scripted_lm(replies([GOOD, {**GOOD, "related": [3]}]), cache=False)
+    lm = scripted_lm(
+        replies([GOOD, {**GOOD, "specific": GOOD["specific"].upper(), "related": [3]}]), cache=False
+    )
     with dspy.context(lm=lm):
         found = extract_clusters(segment, PivotCluster(attempts=2), max_positives=2, max_misses=1)
     assert [c.specific for c in found.clusters] == [GOOD["specific"]]
-    assert found.failures == ["specific_repeated"] and len(lm.engine.prompts) == 3
+    assert 3 in found.clusters[0].indices and found.merged_rounds == 1
+    assert found.failures == [] and len(lm.engine.prompts) == 2

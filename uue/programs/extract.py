@@ -30,6 +30,7 @@ class Extraction:
     clusters: list[Cluster] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # reason codes of rounds with no valid answer
     empty_rounds: int = 0  # rounds where the teacher said the pivot has no meaningful cluster
+    merged_rounds: int = 0  # rounds whose label repeated an earlier cluster's: joined to it
 
 
 def recent_segment(
@@ -54,7 +55,9 @@ def extract_clusters(
     """Up to `max_positives` clusters; stops after `max_misses` rounds in a row without one.
 
     A round without a cluster (teacher said none, or no valid answer) still removes its pivot, so
-    the next round asks about the next most recent activity instead of repeating the same call.
+    the next round asks about the next most recent activity instead of repeating the same call. A
+    round that names an earlier cluster's label adds its activities to that cluster and counts as a
+    round without a new one.
     """
     result = Extraction()
     used: list[int] = []
@@ -63,6 +66,14 @@ def extract_clusters(
         pivot = max(i for i in range(len(segment)) if i not in used)
         taken = [cluster.specific for cluster in result.clusters]
         found = pivot_cluster(segment=segment, clustered=used, pivot=pivot, taken=taken)
+        if found.has_cluster and found.same_as is not None:
+            earlier = result.clusters[found.same_as]
+            indices = sorted({*earlier.indices, *found.related})
+            result.clusters[found.same_as] = Cluster(indices, earlier.specific, earlier.broad)
+            used.extend(found.related)
+            result.merged_rounds += 1
+            misses += 1
+            continue
         if found.has_cluster:
             result.clusters.append(Cluster(list(found.related), found.specific, found.broad))
             used.extend(found.related)

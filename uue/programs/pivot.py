@@ -67,14 +67,13 @@ class ClusterAroundPivot(dspy.Signature):
     related: list[int] = dspy.OutputField(desc="indices about the same topic, the pivot included")
 
 
-def cluster_problem(prediction: dspy.Prediction, segment: Segment, taken: Sequence[str] = ()) -> str | None:
+def cluster_problem(prediction: dspy.Prediction, segment: Segment) -> str | None:
     """Why the prediction is not a usable cluster (a reason code), or None.
 
     Empty labels are valid as they are: "nothing here" is an answer. Indices that cannot exist
     (out of range, repeated) are junk; a missing pivot or an already clustered index is a slip that
     `cluster_indices` repairs (measured: the 0.5B teacher repeats the previous round's pivot, and
-    did so again when retried with a hint, which cost every second positive). A specific label
-    already `taken` by an earlier cluster of the user is junk (the teacher repeats its last label).
+    did so again when retried with a hint, which cost every second positive).
     """
     if is_empty(prediction):
         return None
@@ -92,8 +91,6 @@ def cluster_problem(prediction: dspy.Prediction, segment: Segment, taken: Sequen
             return problem
     if normalized(prediction.specific) == normalized(prediction.broad):
         return "specific_equals_broad"
-    if normalized(prediction.specific) in {normalized(label) for label in taken}:
-        return "specific_repeated"
     return None
 
 
@@ -149,7 +146,9 @@ class PivotCluster(dspy.Module):
     def forward(
         self, segment: Segment, clustered: list[int], pivot: int, taken: Sequence[str] = ()
     ) -> dspy.Prediction:
-        """`taken`: the specific labels of the user's earlier clusters, which may not come again."""
+        """`taken`: the specific labels of the user's earlier clusters. An answer that repeats one is
+        valid and says the pivot belongs to that cluster: `same_as` is its position in `taken`
+        (retrying it cost a call per round and got the same label back from the 0.5B teacher)."""
         done = predict_valid(
             self.predict,
             {
@@ -158,7 +157,7 @@ class PivotCluster(dspy.Module):
                 "pivot": pivot,
                 "pivot_text": segment.pivot_text(pivot),
             },
-            lambda prediction: cluster_problem(prediction, segment, taken),
+            lambda prediction: cluster_problem(prediction, segment),
             self.attempts,
         )
         found = done.prediction
@@ -168,14 +167,17 @@ class PivotCluster(dspy.Module):
                 related=[],
                 specific="",
                 broad="",
+                same_as=None,
                 failure=done.failure,
                 attempts=done.attempts,
             )
+        label = normalized(found.specific)
         return dspy.Prediction(
             has_cluster=True,
             related=cluster_indices(found.related, clustered, pivot),
             specific=found.specific.strip(),
             broad=found.broad.strip(),
+            same_as=next((i for i, known in enumerate(taken) if normalized(known) == label), None),
             failure=None,
             attempts=done.attempts,
         )

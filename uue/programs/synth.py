@@ -71,8 +71,9 @@ class SynthConfig(BaseModel):
     teacher_context_budget: int = Field(
         192,
         ge=32,
-        description="Token budget of H_context when the teacher reranks or writes a negative: the "
-        "user's own words come first, so a short rendering keeps the signal at a fraction of the cost",
+        description="Token budget of the context the teacher reranks (or writes a negative) against: "
+        "the segment minus all the user's clusters; the user's own words come first, so a short "
+        "rendering keeps the signal at a fraction of the cost",
     )
     candidates: int = Field(4, ge=1, description="Pool candidates reranked per positive")
     negatives: NegativeMode = Field(NegativeMode.rerank, description="rerank | generated")
@@ -130,6 +131,12 @@ def phase1_unit(history: History, program: SynthProgram, config: SynthConfig) ->
     failures = list(found.failures)
     positives = []
     segment_ids = [a.activity_id for a in segment.activities]
+    # What the teacher reranks against: the segment minus *every* cluster of the user, the same text
+    # for all of them. So no activity behind another positive pulls a true interest up as the "hard
+    # negative", and consecutive rerank calls of one user share the prompt prefix up to the candidates.
+    clustered = {i for cluster in found.clusters for i in cluster.indices}
+    unclustered = [a for i, a in enumerate(segment.activities) if i not in clustered]
+    teacher_context = render_segment(unclustered, config.teacher_context_budget, numbered=False).text
     for cluster in found.clusters:
         members = [segment.activities[i] for i in cluster.indices]
         rest = [a for i, a in enumerate(segment.activities) if i not in set(cluster.indices)]
@@ -148,7 +155,7 @@ def phase1_unit(history: History, program: SynthProgram, config: SynthConfig) ->
                 "triplet_id": positive_id(history.user_id, segment_ids, cluster_ids),
                 "user_id": history.user_id,
                 "context": render_segment(rest, config.context_budget, numbered=False).text,
-                "teacher_context": render_segment(rest, config.teacher_context_budget, numbered=False).text,
+                "teacher_context": teacher_context,
                 "positive": cluster.specific,
                 "positive_broad": cluster.broad,
                 "cluster_indices": cluster.indices,
@@ -162,7 +169,12 @@ def phase1_unit(history: History, program: SynthProgram, config: SynthConfig) ->
                 "judge_reason": reason,
             }
         )
-    return {"positives": positives, "failures": failures, "empty_rounds": found.empty_rounds}
+    return {
+        "positives": positives,
+        "failures": failures,
+        "empty_rounds": found.empty_rounds,
+        "merged_rounds": found.merged_rounds,
+    }
 
 
 def passes_judge(positive: dict[str, Any], min_score: float | None) -> bool:
@@ -391,6 +403,7 @@ def build_report(
         "positives_kept": kept_positives,
         "triplets": triplets,
         "empty_rounds": sum(r["empty_rounds"] for r in records),
+        "merged_rounds": sum(r.get("merged_rounds", 0) for r in records),
         "failures": dict(sorted(failures.items())),
         "llm": job_llm,
         "llm_this_run": ledger.as_dict(),  # a resume shows here what the resume itself cost

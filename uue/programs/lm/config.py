@@ -166,8 +166,18 @@ def build_lm(config: TeacherConfig) -> dspy.LM:
         raise ConfigError(f"teacher model {config.model!r}: {error}") from error
 
 
+class GrammarJSONAdapter(dspy.JSONAdapter):
+    """JSONAdapter without its per-call reminder ("Respond with a JSON object in the following order
+    of fields: ..."): the local engine's grammar writes exactly those fields in that order, so the
+    reminder only costs prompt tokens (about 35 a call, re-read in every round and retry). The
+    system message still describes the fields."""
+
+    def user_message_output_requirements(self, signature) -> None:
+        return None
+
+
 def default_adapter(config: TeacherConfig) -> dspy.Adapter:
     """JSONAdapter everywhere: grammar-constrained JSON on the local model, structured outputs
     (or JSON mode) where the provider supports them, and no ChatAdapter->JSONAdapter fallback
     that doubles the calls of a weak model."""
-    return dspy.JSONAdapter()
+    return GrammarJSONAdapter() if config.is_local else dspy.JSONAdapter()

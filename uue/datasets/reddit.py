@@ -118,9 +118,7 @@ class RedditParser(PlatformParser):
     workdir: Path
     on_progress: Callable[[Path, int], None] | None = None
 
-    def histories(
-        self, options: IngestOptions, tally: IngestTally
-    ) -> Iterator[HistoryRows | HistoryBatch]:
+    def histories(self, options: IngestOptions, tally: IngestTally) -> Iterator[HistoryRows | HistoryBatch]:
         index = self._choose_index(options)
         try:
             with _collector_paused():
@@ -254,7 +252,9 @@ class RedditParser(PlatformParser):
         users = sorted(author for author, _ in eligible)
         if isinstance(index, MemoryIndex):  # the same join on columns: half the time (reddit_columns.py)
             files = [str(path) for path in self.files]
-            yield from history_batches(index, users, since, until, options.max_parent_depth, files, USER_BATCH)
+            yield from history_batches(
+                index, users, since, until, options.max_parent_depth, files, USER_BATCH
+            )
             return
         for start in range(0, len(users), USER_BATCH):
             yield from self._build_batch(

@@ -89,33 +89,45 @@ class _Context:
         return cls(comments, comment_ids, parent_of, submissions, _column([row[0] for row in submissions]))
 
     def new_threads(self, rows: np.ndarray) -> pa.Table:
-        rows = _unsent(rows, self.submissions_sent)
-        threads = self.submissions
-        return pa.Table.from_arrays(
-            [
-                _fullnames("t3_", self.submission_ids.take(pa.array(rows))),
-                *(_column([threads[i][k] for i in rows.tolist()]) for k in (2, 3, 1)),
-            ],
-            schema=THREAD_SCHEMA,
+        """Thread rows (title, body, author) among `rows` not written by an earlier batch."""
+        return _unsent_table(
+            rows,
+            self.submissions_sent,
+            "t3_",
+            self.submission_ids,
+            self.submissions,
+            (2, 3, 1),
+            THREAD_SCHEMA,
         )
 
     def new_messages(self, rows: np.ndarray) -> pa.Table:
-        rows = _unsent(rows, self.comments_sent)
-        comments = self.comments
-        return pa.Table.from_arrays(
-            [
-                _fullnames("t1_", self.comment_ids.take(pa.array(rows))),
-                *(_column([comments[i][k] for i in rows.tolist()]) for k in (1, 2)),
-            ],
-            schema=MESSAGE_SCHEMA,
+        """Parent-comment rows (author, body) among `rows` not written by an earlier batch."""
+        return _unsent_table(
+            rows, self.comments_sent, "t1_", self.comment_ids, self.comments, (1, 2), MESSAGE_SCHEMA
         )
 
 
-def _unsent(rows: np.ndarray, sent: np.ndarray) -> np.ndarray:
+def _unsent_table(
+    rows: np.ndarray,
+    sent: np.ndarray,
+    prefix: str,
+    ids: pa.Array,
+    records: list[tuple],
+    fields: tuple[int, ...],
+    schema: pa.Schema,
+) -> pa.Table:
+    """The fullname and `fields` of the index `records` at `rows` (-1: none) not `sent` yet, which
+    are then marked sent."""
     rows = np.unique(rows[rows >= 0])
     rows = rows[~sent[rows]]
     sent[rows] = True
-    return rows
+    return pa.Table.from_arrays(
+        [
+            _fullnames(prefix, ids.take(pa.array(rows))),
+            *(_column([records[i][k] for i in rows.tolist()]) for k in fields),
+        ],
+        schema=schema,
+    )
 
 
 def history_batches(

@@ -318,10 +318,8 @@ def run_synth(config: SynthConfig) -> dict[str, Any]:
 
     def tick(task: int) -> Callable[[], dict[str, Any]]:
         def done() -> dict[str, Any]:
-            before = ledger.total()
-            ledger.update(lm.history)
             progress.advance(task)
-            return ledger.total().minus(before).as_dict()
+            return ledger.take(lm.history)
 
         return done
 

@@ -111,6 +111,12 @@ class TokenLedger:
             new += 1
         return new
 
+    def take(self, entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+        """`update`, returning the totals of just the new entries (what one unit of work cost)."""
+        before = self.total()
+        self.update(entries)
+        return self.total().minus(before).as_dict()
+
     def add_entry(self, entry: Mapping[str, Any]) -> None:
         model = str(entry.get("model") or "unknown")
         totals = self.models.setdefault(model, ModelTotals())

@@ -104,10 +104,8 @@ def write_profiles(config: ProfileJobConfig) -> dict:
     )
 
     def done() -> dict:
-        before = ledger.total()
-        ledger.update(lm.history)
         progress.advance(task)
-        return ledger.total().minus(before).as_dict()
+        return ledger.take(lm.history)
 
     def unit(sequence: np.ndarray):
         def work() -> dict:

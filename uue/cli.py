@@ -264,6 +264,19 @@ def synth(
     )
 
 
+@app.command("merge-triplets")
+@one_line_errors
+def merge_triplets_command(
+    triplets: Annotated[list[Path], typer.Option(help="A directory written by `uue synth`; repeat")],
+    out: Annotated[Path, typer.Option(help="Output directory (triplets/, report.json)")],
+) -> None:
+    """Concatenate the triplets of several synth runs (e.g. shards of users), each triplet once."""
+    from uue.datasets.triplets import merge_triplets
+
+    count = merge_triplets(list(triplets), out)
+    console.print(f"[green]wrote[/green] {count} triplets to {out / 'triplets'}")
+
+
 @app.command("compile")
 @one_line_errors
 def compile_command(

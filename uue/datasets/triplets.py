@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import datasets
+
+from uue.errors import InputError
+from uue.provenance import made_by
 
 _STR = datasets.Value("string")
 TRIPLET_FEATURES = datasets.Features(
@@ -25,3 +31,32 @@ TRIPLET_FEATURES = datasets.Features(
         "source_record_ids": datasets.List(_STR),  # platform ids behind the cluster's activities
     }
 )
+
+
+def merge_triplets(sources: list[Path], out: Path) -> int:
+    """Concatenate the triplets of several `uue synth` outputs (e.g. shards of users run on several
+    machines) into `out/triplets`, each triplet once (by `triplet_id`), with `out/report.json`
+    listing the sources' reports. Each shard drew its negatives from its own pool. Returns the count."""
+    tables, reports = [], []
+    for source in sources:
+        path = source / "triplets"
+        if not path.is_dir():
+            raise InputError(str(source), "no triplets/ here", hint="create them with `uue synth`")
+        tables.append(datasets.load_from_disk(str(path)))
+        report = source / "report.json"
+        reports.append(json.loads(report.read_text()) if report.is_file() else {"source": str(source)})
+    merged = datasets.concatenate_datasets(tables)
+    seen: set[str] = set()
+    keep = [i for i, tid in enumerate(merged["triplet_id"]) if not (tid in seen or seen.add(tid))]
+    merged = merged.select(keep)
+    out.mkdir(parents=True, exist_ok=True)
+    merged.save_to_disk(str(out / "triplets"))
+    summary = {
+        "triplets": len(merged),
+        "users": len(set(merged["user_id"])),
+        "sources": [str(s) for s in sources],
+        "source_reports": reports,
+        "made_by": made_by("uue merge-triplets", {"sources": [str(s) for s in sources]}, list(sources)),
+    }
+    (out / "report.json").write_text(json.dumps(summary, indent=2, default=str))
+    return len(merged)

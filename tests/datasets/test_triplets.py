@@ -1,0 +1,33 @@
+import json
+
+import datasets
+import pytest
+
+from uue.datasets.triplets import TRIPLET_FEATURES, merge_triplets
+from uue.errors import InputError
+
+
+def _synth_output(directory, ids):
+    rows = [
+        {name: [] if isinstance(feature, datasets.List) else "" for name, feature in TRIPLET_FEATURES.items()}
+        | {"triplet_id": tid, "user_id": f"user-{tid}", "judge_score": float("nan")}
+        for tid in ids
+    ]
+    datasets.Dataset.from_list(rows, features=TRIPLET_FEATURES).save_to_disk(str(directory / "triplets"))
+    (directory / "report.json").write_text(json.dumps({"triplets": len(ids)}))
+    return directory
+
+
+def test_merge_keeps_each_triplet_once_and_records_its_sources(tmp_path):
+    first = _synth_output(tmp_path / "a", ["t1", "t2"])
+    second = _synth_output(tmp_path / "b", ["t2", "t3"])
+    assert merge_triplets([first, second], tmp_path / "merged") == 3
+    merged = datasets.load_from_disk(str(tmp_path / "merged" / "triplets"))
+    assert merged["triplet_id"] == ["t1", "t2", "t3"] and merged.features == TRIPLET_FEATURES
+    report = json.loads((tmp_path / "merged" / "report.json").read_text())
+    assert report["triplets"] == 3 and [r["triplets"] for r in report["source_reports"]] == [2, 2]
+
+
+def test_merge_names_a_directory_without_triplets(tmp_path):
+    with pytest.raises(InputError, match="no triplets"):
+        merge_triplets([tmp_path], tmp_path / "out")

@@ -38,8 +38,11 @@ def check_triplets(rows: datasets.Dataset, histories_by_user: dict) -> None:
         assert row["cluster_indices"] and all(0 <= i < len(segment) for i in row["cluster_indices"])
         assert row["cluster_activity_ids"] == [segment[i] for i in row["cluster_indices"]]
         activities = {a.activity_id: a for a in histories_by_user[row["user_id"]].activities}
-        for activity_id in row["cluster_activity_ids"]:
-            assert activities[activity_id].text not in row["context"]  # context excludes the cluster
+        for activity_id in row["cluster_activity_ids"]:  # the context excludes the cluster
+            text = activities[activity_id].text  # users repeat themselves ("added, thanks"): count
+            others = [i for i in segment if i not in row["cluster_activity_ids"]]
+            allowed = sum(activities[i].text.startswith(text) for i in others)
+            assert row["context"].count(f"SUBJECT: {text}") <= allowed
         assert row["teacher_model"] and row["program_hash"] and row["source_record_ids"] and row["triplet_id"]
 
 

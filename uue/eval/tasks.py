@@ -28,7 +28,7 @@ from uue.errors import ConfigError
 from uue.eval.embedders import DenseEmbedder, Embedder
 from uue.eval.metrics import BENCH_METRICS, bootstrap_ci, paired_differences, per_query, ranks_of_target
 from uue.eval.split import is_held_out
-from uue.eval.user_vectors import Pooling, user_texts, user_vectors
+from uue.eval.user_vectors import Pooling, pooled_vectors, user_texts
 
 
 class Task(str, Enum):
@@ -74,41 +74,46 @@ def score_histories(
     embedder: Embedder,
     queries: Sequence[Sequence[Activity]],
     docs: Sequence[str] | Sequence[Sequence[Activity]],
-    pooling: Pooling,
-) -> np.ndarray:
-    """Queries are histories; documents are texts or (for Q/Q) histories -> scores [n_q, n_d]."""
+    poolings: Sequence[Pooling],
+) -> dict[Pooling, np.ndarray]:
+    """Queries are histories; documents are texts or (for Q/Q) histories -> {pooling: [n_q, n_d]}.
+    Lexical embedders score the newest window only (`last`)."""
     docs_are_users = bool(docs) and not isinstance(docs[0], str)
     if isinstance(embedder, DenseEmbedder):
-        q = user_vectors(queries, embedder, pooling)  # [n_q, d]
-        d = (
-            user_vectors(docs, embedder, pooling) if docs_are_users else embedder.encode_documents(list(docs))
-        )  # [n_d, d]
-        return q @ d.T
+        q = pooled_vectors(queries, embedder, poolings)  # {pooling: [n_q, d]}
+        if docs_are_users:
+            d = pooled_vectors(docs, embedder, poolings)
+        else:
+            texts = embedder.encode_documents(list(docs))  # [n_d, d]
+            d = dict.fromkeys(poolings, texts)
+        return {p: q[p] @ d[p].T for p in poolings}
     doc_texts = [user_texts(h, embedder) for h in docs] if docs_are_users else list(docs)
-    return embedder.score([user_texts(h, embedder) for h in queries], doc_texts)
+    return {Pooling.last: embedder.score([user_texts(h, embedder) for h in queries], doc_texts)}
 
 
-def reid_ranks(embedder: Embedder, histories: list[History], pooling: Pooling) -> np.ndarray:
+def reid_ranks(embedder: Embedder, histories: list[History], poolings: Sequence[Pooling]) -> dict:
     halves = [
         (h.activities[: len(h.activities) // 2], h.activities[len(h.activities) // 2 :]) for h in histories
     ]
-    scores = score_histories(embedder, [a for a, _ in halves], [b for _, b in halves], pooling)  # [n, n]
-    return ranks_of_target(scores, np.arange(len(histories)))
+    scores = score_histories(embedder, [a for a, _ in halves], [b for _, b in halves], poolings)  # [n, n]
+    return {p: ranks_of_target(s, np.arange(len(histories))) for p, s in scores.items()}
 
 
-def next_subreddit_ranks(embedder: Embedder, histories: list[History], pooling: Pooling) -> np.ndarray:
+def next_subreddit_ranks(embedder: Embedder, histories: list[History], poolings: Sequence[Pooling]) -> dict:
     subs = sorted({a.context.community for h in histories for a in h.activities if a.context.community})
     at = {s: i for i, s in enumerate(subs)}
     kept = [h for h in histories if h.activities[-1].context.community in at]
     scores = score_histories(
-        embedder, [h.activities[:-1] for h in kept], [f"r/{s}" for s in subs], pooling
+        embedder, [h.activities[:-1] for h in kept], [f"r/{s}" for s in subs], poolings
     )  # [n, S]
-    return ranks_of_target(scores, np.array([at[h.activities[-1].context.community] for h in kept]))
+    target = np.array([at[h.activities[-1].context.community] for h in kept])
+    return {p: ranks_of_target(s, target) for p, s in scores.items()}
 
 
 def interest_ranks(
-    embedder: Embedder, histories: list[History], triplets, pooling: Pooling, column: str
-) -> np.ndarray:
+    embedder: Embedder, histories: list[History], triplets, poolings: Sequence[Pooling]
+) -> dict[Pooling, dict[str, np.ndarray]]:
+    """{pooling: {"specific": ranks, "broad": ranks}}: one encoding of the queries for both."""
     by_user = {h.user_id: h for h in histories}
     rows = [r for r in triplets if r["user_id"] in by_user]
     if len(rows) < 2:
@@ -116,21 +121,33 @@ def interest_ranks(
             "fewer than 2 triplets belong to held-out users with histories",
             hint="check --histories matches --triplets",
         )
-    labels = sorted({r[column] for r in rows})
-    at = {s: i for i, s in enumerate(labels)}
     queries = []
     for r in rows:
         cluster = set(r["cluster_activity_ids"])
         queries.append([a for a in by_user[r["user_id"]].activities if a.activity_id not in cluster])
-    scores = score_histories(embedder, queries, labels, pooling)  # [n, L]
-    valid = np.ones_like(scores, dtype=bool)
-    own: dict[str, set[int]] = {}
-    for r in rows:
-        own.setdefault(r["user_id"], set()).add(at[r[column]])
-    target = np.array([at[r[column]] for r in rows])
-    for i, r in enumerate(rows):
-        valid[i, list(own[r["user_id"]] - {target[i]})] = False
-    return ranks_of_target(scores, target, valid)
+    if isinstance(embedder, DenseEmbedder):
+        query_vectors = pooled_vectors(queries, embedder, poolings)
+    out: dict[Pooling, dict[str, np.ndarray]] = {
+        p: {} for p in ([Pooling.last] if not isinstance(embedder, DenseEmbedder) else poolings)
+    }
+    for name, column in (("specific", "positive"), ("broad", "positive_broad")):
+        labels = sorted({r[column] for r in rows})
+        at = {s: i for i, s in enumerate(labels)}
+        if isinstance(embedder, DenseEmbedder):
+            label_vectors = embedder.encode_documents(labels)  # [L, d]
+            scores = {p: query_vectors[p] @ label_vectors.T for p in poolings}  # [n, L]
+        else:
+            scores = score_histories(embedder, queries, labels, poolings)
+        own: dict[str, set[int]] = {}
+        for r in rows:
+            own.setdefault(r["user_id"], set()).add(at[r[column]])
+        target = np.array([at[r[column]] for r in rows])
+        valid = np.ones((len(rows), len(labels)), dtype=bool)
+        for i, r in enumerate(rows):
+            valid[i, list(own[r["user_id"]] - {target[i]})] = False
+        for pooling, pooled in scores.items():
+            out[pooling][name] = ranks_of_target(pooled, target, valid)
+    return out
 
 
 def task_ranks(
@@ -138,20 +155,17 @@ def task_ranks(
 ) -> dict[str, dict[str, np.ndarray]]:
     """{pooling: {variant: per-user ranks}}; variant is `specific`/`broad` for interests, else the task."""
     poolings = config.poolings if isinstance(embedder, DenseEmbedder) else [Pooling.last]
-    out: dict[str, dict[str, np.ndarray]] = {}
-    for pooling in poolings:
-        if task is Task.reid:
-            out[pooling.value] = {"reid": reid_ranks(embedder, histories, pooling)}
-        elif task is Task.next_subreddit:
-            out[pooling.value] = {"next-subreddit": next_subreddit_ranks(embedder, histories, pooling)}
-        else:
-            if triplets is None:
-                raise ConfigError("the interests task needs --triplets")
-            out[pooling.value] = {
-                name: interest_ranks(embedder, histories, triplets, pooling, col)
-                for name, col in (("specific", "positive"), ("broad", "positive_broad"))
-            }
-    return out
+    if task is Task.reid:
+        found = {p: {"reid": r} for p, r in reid_ranks(embedder, histories, poolings).items()}
+    elif task is Task.next_subreddit:
+        found = {
+            p: {"next-subreddit": r} for p, r in next_subreddit_ranks(embedder, histories, poolings).items()
+        }
+    else:
+        if triplets is None:
+            raise ConfigError("the interests task needs --triplets")
+        found = interest_ranks(embedder, histories, triplets, poolings)
+    return {pooling.value: variants for pooling, variants in found.items()}
 
 
 def run_tasks(

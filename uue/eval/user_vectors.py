@@ -66,16 +66,31 @@ def user_texts(activities: Sequence[Activity], embedder: Embedder) -> str:
 def user_vectors(
     histories: Sequence[Sequence[Activity]], embedder: DenseEmbedder, pooling: Pooling, query: bool = True
 ) -> np.ndarray:
-    """One vector per history -> [n_users, d]; all chunks encoded in one batched call."""
-    chunks = [
-        chunk_activities(h, embedder) if pooling is not Pooling.last else [user_texts(h, embedder)]
-        for h in histories
-    ]
-    flat = [text for user_chunks in chunks for text in user_chunks]
+    """One vector per history -> [n_users, d]."""
+    return pooled_vectors(histories, embedder, [pooling], query)[pooling]
+
+
+def pooled_vectors(
+    histories: Sequence[Sequence[Activity]],
+    embedder: DenseEmbedder,
+    poolings: Sequence[Pooling],
+    query: bool = True,
+) -> dict[Pooling, np.ndarray]:
+    """{pooling: [n_users, d]}: every window is encoded once, in one batched call, and pooled each
+    way (`mean` and `recency` share the chunks; encoding them twice doubled the task bench)."""
+    chunked = [p for p in poolings if p is not Pooling.last]
+    chunks = [chunk_activities(h, embedder) for h in histories] if chunked else []
+    lasts = [user_texts(h, embedder) for h in histories] if Pooling.last in poolings else []
     encode = embedder.encode_queries if query else embedder.encode_documents
-    vectors = encode(flat)  # [total_chunks, d]
-    out, start = [], 0
-    for user_chunks in chunks:
-        out.append(pool_chunks(vectors[start : start + len(user_chunks)], pooling))
-        start += len(user_chunks)
-    return np.stack(out)  # [n_users, d]
+    vectors = encode([text for user_chunks in chunks for text in user_chunks] + lasts)  # [windows, d]
+    out: dict[Pooling, np.ndarray] = {}
+    for pooling in chunked:
+        pooled, start = [], 0
+        for user_chunks in chunks:
+            pooled.append(pool_chunks(vectors[start : start + len(user_chunks)], pooling))
+            start += len(user_chunks)
+        out[pooling] = np.stack(pooled)  # [n_users, d]
+    if lasts:
+        last = vectors[len(vectors) - len(lasts) :]
+        out[Pooling.last] = last / np.maximum(np.linalg.norm(last, axis=1, keepdims=True), 1e-12)
+    return out

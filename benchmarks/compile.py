@@ -1,7 +1,7 @@
 """Does compiling the cluster module help the offline teacher? Uncompiled vs BootstrapFewShot vs
 MIPROv2 (auto="light") or GEPA, scored on held-out users' reference segments.
 
-Run: python benchmarks/compile.py [--histories /tmp/ing1] [--users 400] [--train 12] [--val 8]
+Run: python benchmarks/compile.py [--histories out/demo/histories] [--users 400] [--train 12] [--val 8]
      [--test 16] [--optimizers bootstrap mipro] [--out /tmp/uue-bench-compile]
 Builds label-free reference cases (pivot's thread = its cluster; see uue/optimizers/references.py)
 with short segments sized for the 0.5B teacher, compiles with each optimizer (`compile_program`,
@@ -36,7 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--histories", type=Path, default=Path("/tmp/ing1"))
+    parser.add_argument("--histories", type=Path, default=Path("out/demo/histories"))
     parser.add_argument("--out", type=Path, default=Path("/tmp/uue-bench-compile"))
     parser.add_argument("--teacher", default="local/qwen2.5-coder-0.5b")
     parser.add_argument("--users", type=int, default=400, help="users read to build reference cases")

@@ -1,6 +1,6 @@
 """Throughput of `uue train` and `uue embed` against bare sentence-transformers on the same work.
 
-    HF_HUB_OFFLINE=1 python -m benchmarks.train_throughput --histories /tmp/ing1 --samples 256 --batch-size 16
+    HF_HUB_OFFLINE=1 python -m benchmarks.train_throughput --histories out/demo/histories --samples 256 --batch-size 16
 
 Training: samples/s of the `uue train` trainer (built by `uue.trainers.student`, evaluation pushed past
 the last step) vs a bare SentenceTransformerTrainer + MultipleNegativesRankingLoss script, same
@@ -77,7 +77,7 @@ def uue_train(table: datasets.Dataset, valid: datasets.Dataset, args, root: Path
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--histories", type=Path, default=Path("/tmp/ing1"))
+    parser.add_argument("--histories", type=Path, default=Path("out/demo/histories"))
     parser.add_argument("--samples", type=int, default=256)
     parser.add_argument("--users", type=int, default=64, help="users for the embed comparison")
     parser.add_argument("--batch-size", type=int, default=16)

@@ -17,6 +17,7 @@ from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
 
 from uue.errors import UueError  # noqa: E402
+from uue.programs.lm.config import DEFAULT_TEACHER  # noqa: E402
 
 app = typer.Typer(help="Universal user embeddings distilled from an LLM teacher.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -27,13 +28,26 @@ def uue() -> None:
     """ingest → synth → bench → train: universal user embeddings from raw activity histories."""
 
 
+# The teacher options, the same in every command that calls the teacher.
+TeacherOption = Annotated[str, typer.Option(help="LiteLLM model string, or local/<name> for the offline default")]
+ApiBaseOption = Annotated[str | None, typer.Option(help="Server URL of a hosted teacher (OpenAI-compatible)")]
+
+
 def one_line_errors(command):
-    """Domain errors become one red line and exit code 2, never a traceback."""
+    """Domain errors and options a typed config rejects become one red line and exit code 2, never
+    a traceback."""
+    from pydantic import ValidationError
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = "-".join(map(str, first["loc"])).replace("_", "-")
+            message = f"{'--' + where + ': ' if where else ''}{first['msg']}"
+            console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
         except UueError as error:
             console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
@@ -164,17 +178,15 @@ def train(
     experiment: Annotated[str, typer.Option(help="MLflow experiment")] = "uue-student",
 ) -> None:
     """Train the student bi-encoder on teacher triplets (MNRL + hard negatives), tracked in MLflow."""
-    from pydantic import ValidationError
-
     from uue.errors import ConfigError
     from uue.trainers.student import train as run_train
     from uue.trainers.student_config import TrainConfig
 
     try:
         dims = [int(d) for d in matryoshka_dims.split(",") if d.strip()]
-        config = TrainConfig(triplets=triplets, out=out, base_model=base_model, epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate, loss=loss, matryoshka_dims=dims, lora=lora, max_seq_length=max_seq_length, valid_fraction=valid_fraction, eval_steps=eval_steps, resume=resume, max_samples=max_samples, experiment=experiment)
-    except (ValueError, ValidationError) as error:
-        raise ConfigError(f"bad training option: {error}".splitlines()[0] + " " + str(error).splitlines()[-1]) from None
+    except ValueError:
+        raise ConfigError(f"--matryoshka-dims: expected integers like 32,64,384, got {matryoshka_dims!r}") from None
+    config = TrainConfig(triplets=triplets, out=out, base_model=base_model, epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate, loss=loss, matryoshka_dims=dims, lora=lora, max_seq_length=max_seq_length, valid_fraction=valid_fraction, eval_steps=eval_steps, resume=resume, max_samples=max_samples, experiment=experiment)
     result = run_train(config)
     console.print(f"[green]saved[/green] {out} (MLflow run {result['run_id']} at {config.tracking_uri})")
     for name, value in sorted(result["metrics"].items()):
@@ -217,8 +229,8 @@ def similar(
 def synth(
     histories: Annotated[Path, typer.Option(help="Directory written by `uue ingest`")],
     out: Annotated[Path, typer.Option(help="Output: triplets/, report.json, progress/ (resume), dspy_cache/")],
-    teacher: Annotated[str, typer.Option(help="LiteLLM model string or local/<name>")] = "local/qwen2.5-coder-0.5b",
-    api_base: Annotated[str | None, typer.Option(help="Server URL of a hosted teacher")] = None,
+    teacher: TeacherOption = DEFAULT_TEACHER,
+    api_base: ApiBaseOption = None,
     max_tokens: Annotated[int, typer.Option(help="Maximum generated tokens per teacher call")] = 256,
     max_users: Annotated[int | None, typer.Option(help="Only the first N users")] = None,
     max_positives: Annotated[int, typer.Option(help="Positives per user")] = 3,
@@ -231,30 +243,23 @@ def synth(
     seed: Annotated[int, typer.Option(help="Seed of candidate sampling")] = 0,
 ) -> None:
     """Write (context, positive, negative) triplets with the teacher; rerun the same command to resume."""
-    from pydantic import ValidationError
-
-    from uue.errors import ConfigError
     from uue.programs.lm import TeacherConfig
     from uue.programs.synth import SynthConfig, run_synth
 
-    try:
-        config = SynthConfig(
-            histories=histories,
-            out=out,
-            teacher=TeacherConfig(model=teacher, api_base=api_base, max_tokens=max_tokens),
-            max_users=max_users,
-            max_positives=max_positives,
-            segment_size=segment_size,
-            candidates=candidates,
-            negatives=negatives,
-            min_judge_score=min_judge_score,
-            workers=workers,
-            program=program,
-            seed=seed,
-        )
-    except ValidationError as error:
-        first = error.errors()[0]
-        raise ConfigError(f"--{'-'.join(map(str, first['loc'])).replace('_', '-')}: {first['msg']}") from None
+    config = SynthConfig(
+        histories=histories,
+        out=out,
+        teacher=TeacherConfig(model=teacher, api_base=api_base, max_tokens=max_tokens),
+        max_users=max_users,
+        max_positives=max_positives,
+        segment_size=segment_size,
+        candidates=candidates,
+        negatives=negatives,
+        min_judge_score=min_judge_score,
+        workers=workers,
+        program=program,
+        seed=seed,
+    )
     report = run_synth(config)
     console.print(
         f"[green]wrote[/green] {report['triplets']:,} triplets from {report['users']:,} users to {out}/triplets; "
@@ -288,8 +293,8 @@ def compile_command(
     histories: Annotated[Path | None, typer.Option(help="Build the reference sets from `uue ingest` output")] = None,
     max_users: Annotated[int | None, typer.Option(help="With --histories: only the first N users")] = None,
     metric: Annotated[str | None, typer.Option(help="f1 | f1-loose | judge | retrieval | hardness | agreement")] = None,
-    teacher: Annotated[str, typer.Option(help="LiteLLM model string or local/<name>")] = "local/qwen2.5-coder-0.5b",
-    api_base: Annotated[str | None, typer.Option(help="Server URL of a hosted teacher")] = None,
+    teacher: TeacherOption = DEFAULT_TEACHER,
+    api_base: ApiBaseOption = None,
     prompt_model: Annotated[str | None, typer.Option(help="LM proposing instructions (MIPROv2) / reflecting (GEPA)")] = None,
     base: Annotated[Path | None, typer.Option(help="Start from this saved SynthProgram")] = None,
     max_train: Annotated[int, typer.Option(help="At most N training examples")] = 24,
@@ -302,38 +307,30 @@ def compile_command(
     track: Annotated[bool, typer.Option(help="Log the compile to MLflow")] = True,
 ) -> None:
     """Compile one teacher module with a DSPy optimizer on label-free reference sets; `uue synth --program OUT` uses it."""
-    from pydantic import ValidationError
-
-    from uue.errors import ConfigError
     from uue.optimizers.compile import CompileConfig, compile_program
     from uue.programs.lm import TeacherConfig
 
-    try:
-        config = CompileConfig(
-            program=program,
-            optimizer=optimizer,
-            out=out,
-            trainset=trainset,
-            valset=valset,
-            histories=histories,
-            max_users=max_users,
-            metric=metric,
-            teacher=TeacherConfig(model=teacher, api_base=api_base),
-            prompt_model=TeacherConfig(model=prompt_model, api_base=api_base) if prompt_model else None,
-            base=base,
-            max_train=max_train,
-            max_val=max_val,
-            max_demos=max_demos,
-            num_candidates=num_candidates,
-            auto=None if auto in (None, "none") else auto,
-            max_metric_calls=max_metric_calls,
-            seed=seed,
-            track=track,
-        )
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = "-".join(map(str, first["loc"])).replace("_", "-")
-        raise ConfigError(f"{'--' + where + ': ' if where else ''}{first['msg']}") from None
+    config = CompileConfig(
+        program=program,
+        optimizer=optimizer,
+        out=out,
+        trainset=trainset,
+        valset=valset,
+        histories=histories,
+        max_users=max_users,
+        metric=metric,
+        teacher=TeacherConfig(model=teacher, api_base=api_base),
+        prompt_model=TeacherConfig(model=prompt_model, api_base=api_base) if prompt_model else None,
+        base=base,
+        max_train=max_train,
+        max_val=max_val,
+        max_demos=max_demos,
+        num_candidates=num_candidates,
+        auto=None if auto in (None, "none") else auto,
+        max_metric_calls=max_metric_calls,
+        seed=seed,
+        track=track,
+    )
     report = compile_program(config)
     console.print(
         f"[green]wrote[/green] {out}: {report['metric']['name']} {report['before']:.3f} -> {report['after']:.3f} "
@@ -387,8 +384,8 @@ def seqrec_profiles(
     data: Annotated[Path, typer.Option(help="Sequence file: S3-Rec, pairs, or MovieLens u.data")],
     out: Annotated[Path, typer.Option(help="Output directory (profiles.parquet, profiles.jsonl, report.json)")],
     items: Annotated[Path | None, typer.Option(help="Item texts: u.item, movies.dat, *_item2attributes.json")] = None,
-    teacher: Annotated[str, typer.Option(help="litellm model string or local/qwen2.5-coder-0.5b")] = "local/qwen2.5-coder-0.5b",
-    api_base: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server")] = None,
+    teacher: TeacherOption = DEFAULT_TEACHER,
+    api_base: ApiBaseOption = None,
     max_users: Annotated[int | None, typer.Option(help="Only the first N users")] = None,
     max_items: Annotated[int, typer.Option(help="Most recent training items shown")] = 30,
     embedder: Annotated[str, typer.Option(help="sentence-transformers model for the vectors")] = "minilm",

@@ -25,10 +25,10 @@ ensure_offline_defaults()
 import dspy  # noqa: E402
 
 from uue.datasets.histories import iter_histories  # noqa: E402
-from uue.optimizers.compile import CompileConfig, build_lm_for, compile_program, evaluate  # noqa: E402
+from uue.optimizers.compile import CompileConfig, compile_program, evaluate  # noqa: E402
 from uue.optimizers.metrics import ClusterF1, SummaryRetrieval  # noqa: E402
 from uue.optimizers.references import Split, build_cases, cluster_examples, split_cases, write_cases  # noqa: E402
-from uue.programs.lm import TeacherConfig, default_adapter  # noqa: E402
+from uue.programs.lm import TeacherConfig, build_lm, default_adapter  # noqa: E402
 from uue.programs.program import load_program  # noqa: E402
 
 
@@ -91,7 +91,7 @@ def main() -> None:
         }
         programs[optimizer] = out
 
-    lm = build_lm_for(teacher)  # scripted/ teachers too, for a dry run
+    lm = build_lm(teacher)  # scripted/ teachers too, for a dry run
     results = {}
     with dspy.context(lm=lm, adapter=default_adapter(teacher)):
         for name, path in programs.items():

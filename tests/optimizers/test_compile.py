@@ -87,7 +87,7 @@ def test_bootstrap_returns_a_copy_with_demos_that_round_trips(splits, oracle, tm
 
 
 def test_compile_writes_program_report_and_mlflow_run(reference_files, oracle, tmp_path, monkeypatch):
-    monkeypatch.setattr(compile_module, "build_lm_for", lambda config: oracle)
+    monkeypatch.setattr(compile_module, "build_lm", lambda config: oracle)
     out = tmp_path / "compiled" / "cluster.json"
     config = CompileConfig(
         program="cluster",

@@ -232,14 +232,15 @@ def test_ledger_counts_tokens_cache_hits_and_known_costs_once():
     assert ledger.mlflow_metrics()["teacher_prompt_tokens"] == 110.0
 
 
-def test_ledger_prices_unpriced_calls_with_litellm_and_never_local_ones(monkeypatch):
+def test_ledger_prices_unpriced_calls_with_litellm_and_never_local_or_unknown_providers(monkeypatch):
     asked = []
 
     def cost_per_token(model, prompt_tokens, completion_tokens):
         asked.append((model, prompt_tokens, completion_tokens))
         return 0.001, 0.002
 
-    monkeypatch.setitem(sys.modules, "litellm", types.SimpleNamespace(cost_per_token=cost_per_token))
+    fake = types.SimpleNamespace(cost_per_token=cost_per_token, provider_list=["openai"])
+    monkeypatch.setitem(sys.modules, "litellm", fake)
     ledger = TokenLedger.from_history(
         [
             {
@@ -251,6 +252,12 @@ def test_ledger_prices_unpriced_calls_with_litellm_and_never_local_ones(monkeypa
             {
                 "uuid": "2",
                 "model": "local/m",
+                "cost": None,
+                "usage": {"prompt_tokens": 7, "completion_tokens": 3},
+            },
+            {
+                "uuid": "3",
+                "model": "scripted/deterministic",
                 "cost": None,
                 "usage": {"prompt_tokens": 7, "completion_tokens": 3},
             },

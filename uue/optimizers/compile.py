@@ -46,9 +46,8 @@ from uue.optimizers.references import (
     split_cases,
     write_cases,
 )
-from uue.programs.lm import TeacherConfig, TokenLedger, default_adapter
+from uue.programs.lm import TeacherConfig, TokenLedger, build_lm, default_adapter
 from uue.programs.program import SynthProgram, load_program, program_hash
-from uue.programs.scripted import SCRIPTED_PREFIX
 from uue.provenance import made_by
 
 EXPERIMENT = "uue-compile"
@@ -332,12 +331,6 @@ def evaluate(program: dspy.Module, examples: list[dspy.Example], metric: Metric)
 # -- the command ---------------------------------------------------------------------------------
 
 
-def build_lm_for(config: TeacherConfig) -> dspy.LM:
-    from uue.programs.synth import build_teacher  # scripted/ models for tests, else build_lm
-
-    return build_teacher(config)
-
-
 def report_path(out: Path) -> Path:
     return out.with_name(out.stem + ".report.json")
 
@@ -372,8 +365,8 @@ def compile_program(config: CompileConfig) -> dict[str, Any]:
     base = load_program(config.base, config.attempts)
     attribute = PART_ATTRIBUTE[config.program]
     student = getattr(base, attribute)
-    task_lm = build_lm_for(config.teacher)
-    prompt_lm = build_lm_for(config.prompt_model) if config.prompt_model else task_lm
+    task_lm = build_lm(config.teacher)
+    prompt_lm = build_lm(config.prompt_model) if config.prompt_model else task_lm
     counted = CountedMetric(metric)
     seen = {entry.get("uuid") for entry in GLOBAL_HISTORY}
 
@@ -388,7 +381,7 @@ def compile_program(config: CompileConfig) -> dict[str, Any]:
         config.out.parent.mkdir(parents=True, exist_ok=True)
         program.save(str(config.out))
 
-        ledger = TokenLedger(estimate_missing_costs=not config.teacher.model.startswith(SCRIPTED_PREFIX))
+        ledger = TokenLedger()
         ledger.update(entry for entry in GLOBAL_HISTORY if entry.get("uuid") not in seen)
         report = {
             "program": config.program.value,

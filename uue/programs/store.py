@@ -1,12 +1,18 @@
-"""Finished units of a resumable run: one JSON line per unit, appended and synced as each finishes."""
+"""Resumable jobs of teacher calls: finished units kept in a JSONL store (one line per unit, appended
+and synced as each finishes), the loop that runs the rest, and its progress bar."""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
 class UnitStore:
@@ -51,3 +57,44 @@ class UnitStore:
                 file.flush()
                 os.fsync(file.fileno())
             self._records[key] = value
+
+
+def unit_progress(enabled: bool = True) -> Progress:
+    """The progress bar of a resumable job: one task per phase, finished units counted."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        disable=not enabled,
+    )
+
+
+def run_units(
+    units: list[tuple[str, Callable[[], dict[str, Any]]]],
+    store: UnitStore,
+    workers: int,
+    on_done: Callable[[], dict[str, Any]],
+) -> None:
+    """Run the unfinished `(key, work)` units and store each result as soon as it is done, with the
+    LLM usage `on_done` returns under `llm` (so a resumed job can still total what it cost).
+
+    Worker threads get a copy of the caller's context, so `dspy.context(lm=...)` reaches them.
+    """
+    lock = threading.Lock()
+
+    def finish(key: str, work: Callable[[], dict[str, Any]]) -> None:
+        result = work()
+        with lock:  # with workers > 1 a unit's usage is approximate; the totals are exact
+            result["llm"] = on_done()
+        store.add(key, result)
+
+    todo = [(key, work) for key, work in units if key not in store]
+    if workers == 1:
+        for key, work in todo:
+            finish(key, work)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, finish, key, work) for key, work in todo]
+        for future in futures:
+            future.result()

@@ -10,18 +10,14 @@ run in (and any interruption) does not change the result.
 
 from __future__ import annotations
 
-import contextvars
 import json
 import math
 import os
 import random
 import shutil
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from enum import Enum
 from itertools import islice
 from pathlib import Path
@@ -30,7 +26,6 @@ from typing import Any
 import datasets
 import dspy
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from uue.datasets.histories import iter_histories
 from uue.datasets.records import History
@@ -38,11 +33,10 @@ from uue.datasets.render import render_segment
 from uue.datasets.triplets import TRIPLET_FEATURES
 from uue.errors import ConfigError
 from uue.programs.extract import extract_clusters, recent_segment
-from uue.programs.lm import ModelTotals, TeacherConfig, TokenLedger, build_lm, default_adapter
+from uue.programs.lm import ModelTotals, TeacherConfig, TokenLedger, build_lm, default_adapter, response_cache
 from uue.programs.negatives import PoolLabel, dedupe_pool, sample_candidates
 from uue.programs.program import SynthProgram, load_program, program_hash
-from uue.programs.scripted import SCRIPTED_PREFIX, build_scripted_lm
-from uue.programs.store import UnitStore
+from uue.programs.store import UnitStore, run_units, unit_progress
 from uue.provenance import made_by, sha256_text
 
 PHASE1_FILE = "progress/phase1.jsonl"
@@ -98,23 +92,6 @@ class SynthConfig(BaseModel):
 
 
 # -- the teacher ---------------------------------------------------------------------------------
-
-
-def build_teacher(config: TeacherConfig) -> dspy.LM:
-    if config.model.startswith(SCRIPTED_PREFIX):  # tests only: see uue/programs/scripted.py
-        return build_scripted_lm(config.model)
-    return build_lm(config)
-
-
-@contextmanager
-def response_cache(directory: Path) -> Iterator[None]:
-    """DSPy's response cache on disk in `directory` for the duration of a run (then restored)."""
-    previous = dspy.cache
-    dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(directory))
-    try:
-        yield
-    finally:
-        dspy.cache = previous
 
 
 # -- phase 1 -------------------------------------------------------------------------------------
@@ -228,36 +205,6 @@ def phase2_unit(
 # -- running units -------------------------------------------------------------------------------
 
 
-def run_units(
-    units: list[tuple[str, Callable[[], dict[str, Any]]]],
-    store: UnitStore,
-    workers: int,
-    on_done: Callable[[], dict[str, Any]],
-) -> None:
-    """Run the unfinished `(key, work)` units and store each result as soon as it is done, with the
-    LLM usage `on_done` returns under `llm` (so a resumed job can still total what it cost).
-
-    Worker threads get a copy of the caller's context, so `dspy.context(lm=...)` reaches them.
-    """
-    lock = threading.Lock()
-
-    def finish(key: str, work: Callable[[], dict[str, Any]]) -> None:
-        result = work()
-        with lock:  # with workers > 1 a unit's usage is approximate; the totals are exact
-            result["llm"] = on_done()
-        store.add(key, result)
-
-    todo = [(key, work) for key, work in units if key not in store]
-    if workers == 1:
-        for key, work in todo:
-            finish(key, work)
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(contextvars.copy_context().run, finish, key, work) for key, work in todo]
-        for future in futures:
-            future.result()
-
-
 def select_users(histories_dir: Path, max_users: int | None, min_activities: int) -> list[History]:
     """The first `max_users` users (in storage order) with at least `min_activities` activities."""
     eligible = (h for h in iter_histories(histories_dir) if len(h.activities) >= min_activities)
@@ -305,16 +252,10 @@ def run_synth(config: SynthConfig) -> dict[str, Any]:
     users = select_users(config.histories, config.max_users, config.min_activities)
     if not users:
         raise ConfigError(f"no users with activities in {config.histories}")
-    lm = build_teacher(config.teacher)
+    lm = build_lm(config.teacher)
     # LiteLLM's price lookup prints a provider list for the scripted test model.
-    ledger = TokenLedger(estimate_missing_costs=not config.teacher.model.startswith(SCRIPTED_PREFIX))
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        disable=not config.progress,
-    )
+    ledger = TokenLedger()
+    progress = unit_progress(config.progress)
 
     def tick(task: int) -> Callable[[], dict[str, Any]]:
         def done() -> dict[str, Any]:

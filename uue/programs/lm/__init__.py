@@ -5,7 +5,14 @@ Usage, at an entry point: call `ensure_offline_defaults()` before litellm is imp
 `with dspy.context(lm=build_lm(cfg), adapter=default_adapter(cfg)): ...`.
 """
 
-from uue.programs.lm.config import DEFAULT_TEACHER, TeacherConfig, build_lm, default_adapter, local_model_path
+from uue.programs.lm.config import (
+    DEFAULT_TEACHER,
+    TeacherConfig,
+    build_lm,
+    default_adapter,
+    local_model_path,
+    response_cache,
+)
 from uue.programs.lm.gguf import MODELS, KnownModel, default_cache_dir, ensure_model, register_model
 from uue.programs.lm.ledger import ModelTotals, TokenLedger
 from uue.programs.lm.offline import ensure_offline_defaults
@@ -24,4 +31,5 @@ __all__ = [
     "ensure_offline_defaults",
     "local_model_path",
     "register_model",
+    "response_cache",
 ]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from dspy.utils.exceptions import LMConfigurationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from uue.errors import ConfigError
+from uue.programs.scripted import SCRIPTED_PREFIX, build_scripted_lm
 
 LOCAL_PREFIX = "local/"
 LOCAL_PATH_PREFIX = "local:"
@@ -112,11 +115,14 @@ def _local_model_id(config: TeacherConfig, path: Path) -> str:
 
 
 def build_lm(config: TeacherConfig) -> dspy.LM:
-    """A `dspy.LM` for `config`: llama.cpp in-process for local models, LiteLLM/lm15 otherwise.
+    """A `dspy.LM` for `config`: llama.cpp in-process for local models, a scripted stand-in for
+    `scripted/` (tests and dry runs, see uue/programs/scripted.py), LiteLLM/lm15 otherwise.
 
     Raises `ConfigError` for a missing model, missing parts packages or a missing API-key variable.
     Loads no weights: the local model is loaded on its first call.
     """
+    if config.model.startswith(SCRIPTED_PREFIX):
+        return build_scripted_lm(config.model)
     if config.is_local:
         from uue.programs.lm.llamacpp import AsyncLlamaCppEngine, LlamaCppEngine, LlamaCppSettings
 
@@ -181,3 +187,14 @@ def default_adapter(config: TeacherConfig) -> dspy.Adapter:
     (or JSON mode) where the provider supports them, and no ChatAdapter->JSONAdapter fallback
     that doubles the calls of a weak model."""
     return GrammarJSONAdapter() if config.is_local else dspy.JSONAdapter()
+
+
+@contextmanager
+def response_cache(directory: Path) -> Iterator[None]:
+    """DSPy's response cache on disk in `directory` for the duration of a run (then restored)."""
+    previous = dspy.cache
+    dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(directory))
+    try:
+        yield
+    finally:
+        dspy.cache = previous

@@ -70,12 +70,17 @@ def _get(obj: Any, key: str, default: Any = None) -> Any:
 
 
 def _litellm_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    """Price from LiteLLM's (bundled, see offline.py) cost map; None for unknown or local models."""
-    if model.startswith("local/"):
+    """Price from LiteLLM's (bundled, see offline.py) cost map; None for unknown or local models.
+    A provider prefix LiteLLM does not know (`local/`, the tests' `scripted/`) is not looked up:
+    LiteLLM would print its whole provider list for it."""
+    if model.startswith("local/"):  # the offline teacher: not even the LiteLLM import
+        return None
+    import litellm
+
+    provider = model.split("/", 1)[0] if "/" in model else None
+    if provider is not None and provider not in litellm.provider_list:
         return None
     try:
-        import litellm
-
         prompt_cost, completion_cost = litellm.cost_per_token(
             model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
         )
@@ -89,7 +94,6 @@ class TokenLedger:
     """Calls, tokens (prompt, completion, prompt-cache reads), response-cache hits and cost per model."""
 
     models: dict[str, ModelTotals] = field(default_factory=dict)
-    estimate_missing_costs: bool = True
     _seen: set[str] = field(default_factory=set, repr=False)
 
     @classmethod
@@ -132,7 +136,7 @@ class TokenLedger:
         details = _get(usage, "prompt_tokens_details") or {}
         totals.cached_prompt_tokens += int(_get(details, "cached_tokens", 0) or 0)
         cost = entry.get("cost")
-        if cost is None and self.estimate_missing_costs:
+        if cost is None:
             cost = _litellm_cost(model, prompt, completion)
         if cost is not None:
             totals.cost_usd += float(cost)

@@ -20,13 +20,11 @@ from pathlib import Path
 import dspy
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from uue.errors import InputError
-from uue.programs.lm import ModelTotals, TeacherConfig, TokenLedger, default_adapter
+from uue.programs.lm import ModelTotals, TeacherConfig, TokenLedger, build_lm, default_adapter, response_cache
 from uue.programs.profile import ProfileWriter
-from uue.programs.store import UnitStore
-from uue.programs.synth import build_teacher, response_cache, run_units
+from uue.programs.store import UnitStore, run_units, unit_progress
 from uue.provenance import made_by
 from uue.trainers.seqrec.data import load_seqrec
 
@@ -90,15 +88,9 @@ def write_profiles(config: ProfileJobConfig) -> dict:
     config.out.mkdir(parents=True, exist_ok=True)
     store = UnitStore(config.out / PROGRESS_FILE)
     writer = ProfileWriter(config.attempts)
-    lm = build_teacher(config.teacher)
-    ledger = TokenLedger(estimate_missing_costs=not config.teacher.is_local)
-    progress = Progress(
-        TextColumn("profiles"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        disable=not config.progress,
-    )
+    lm = build_lm(config.teacher)
+    ledger = TokenLedger()
+    progress = unit_progress(config.progress)
     task = progress.add_task(
         "profiles", total=data.num_users, completed=sum(u in store for u in data.user_ids)
     )

@@ -4,11 +4,10 @@ One streaming pass parses every line and keeps only the fields the join needs in
 (`reddit_index.py`): in memory when the input fits `IngestOptions.memory_budget_mb`, else in an
 on-disk SQLite file with a capped page cache, so memory stays bounded on dumps larger than RAM.
 Users are then selected (time window, minimum activities, most active N) and their histories built
-in batches of `USER_BATCH` users; each batch's parent chains are fetched level by level, set at a
-time. Peak memory on the disk index is one batch of histories plus the SQLite cache.
-
-Histories leave as `HistoryRows` (one tuple per activity) rather than `Activity` objects: building
-four objects per activity and reading them back in the Parquet writer was half the run time.
+in batches of `USER_BATCH` users. In memory the join runs on columns (`reddit_columns.py`, leaving
+as `HistoryBatch` tables); on disk each batch's parent chains are fetched level by level, set at a
+time, and histories leave as `HistoryRows` (one tuple per activity, not four objects). Peak memory
+on the disk index is one batch of histories plus the SQLite cache.
 """
 
 from __future__ import annotations
@@ -262,7 +261,7 @@ class RedditParser(PlatformParser):
             )
 
     def _build_batch(
-        self, index: RedditIndex, authors: list[str], since: int, until: int, max_depth: int
+        self, index: SqliteIndex, authors: list[str], since: int, until: int, max_depth: int
     ) -> Iterator[HistoryRows]:
         """The batch's histories as `ACTIVITY_ROW_FIELDS` tuples: no objects per activity."""
         comment_rows, submission_rows = index.user_rows(authors, since, until)
@@ -332,7 +331,7 @@ class RedditParser(PlatformParser):
 
     @staticmethod
     def _fetch_parents(
-        index: RedditIndex, parent_ids: Iterable[str], max_depth: int
+        index: SqliteIndex, parent_ids: Iterable[str], max_depth: int
     ) -> dict[str, tuple[str, str, str]]:
         """Parent comments up to `max_depth` levels: id → (author, body, its parent_id), level by level."""
         found: dict[str, tuple[str, str, str]] = {}

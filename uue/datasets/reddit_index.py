@@ -1,9 +1,11 @@
 """Where the Reddit parser keeps every line's needed fields between reading and joining.
 
-Two interchangeable indexes with one contract. `MemoryIndex` holds them in dicts: fastest, and
-used when the input fits the memory budget. `SqliteIndex` holds them in an on-disk SQLite file
-whose page cache is capped at `SQLITE_CACHE_KIB`: memory stays bounded on dumps larger than RAM,
-at the price of random reads while joining.
+Two indexes with one contract for loading and user selection (`RedditIndex`). `MemoryIndex` holds
+the rows in dicts: fastest, and used when the input fits the memory budget; the join then runs on
+columns (`reddit_columns.py`, reading `comments`, `submissions` and `user_activities`). `SqliteIndex`
+holds them in an on-disk SQLite file whose page cache is capped at `SQLITE_CACHE_KIB`: memory stays
+bounded on dumps larger than RAM, at the price of random reads while joining batch by batch
+(`user_rows`, `parents`: `RedditParser._build_batch`).
 
 Row shapes (tuples, to keep per-line cost low):
   comment    (id, author, body, subreddit, link_id, parent_id, created_utc, file, line, skip_reason)
@@ -36,14 +38,6 @@ class RedditIndex(ABC):
     @abstractmethod
     def activity_counts(self, since: int, until: int) -> Iterator[tuple[str, int]]:
         """(author, activities inside [since, until)) for every author with at least one."""
-
-    @abstractmethod
-    def user_rows(self, authors: list[str], since: int, until: int) -> tuple[list[tuple], list[tuple]]:
-        """(activity rows of comments, submission rows) of `authors` inside the window."""
-
-    @abstractmethod
-    def parents(self, ids: Iterable[str]) -> list[tuple[str, str, str, str]]:
-        """(id, author, body, parent_id) of the comments among `ids` that the input had."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
@@ -96,42 +90,10 @@ class MemoryIndex(RedditIndex):
         )
 
     def activity_counts(self, since: int, until: int) -> Iterator[tuple[str, int]]:
-        if self._covers_all(since, until):  # the common case: no row to look at
-            for author, (comments, submissions) in self.by_author.items():
+        for author in self.by_author:
+            comments, submissions = self.user_activities(author, since, until)
+            if comments or submissions:
                 yield author, len(comments) + len(submissions)
-            return
-        for author, (comments, submissions) in self.by_author.items():
-            inside = sum(1 for row in comments if since <= row[6] < until) + sum(
-                1 for row in submissions if since <= row[5] < until
-            )
-            if inside:
-                yield author, inside
-
-    def user_rows(self, authors: list[str], since: int, until: int) -> tuple[list[tuple], list[tuple]]:
-        comments, submissions = [], []
-        threads = self.submissions
-        no_thread = ("", "", "")
-        everything = self._covers_all(since, until)
-        for author in authors:
-            own_comments, own_submissions = self.by_author[author]
-            for row in own_comments:
-                if everything or since <= row[6] < until:
-                    thread = threads.get(row[4])
-                    comments.append(row[:9] + ((thread[2], thread[3], thread[1]) if thread else no_thread))
-            if everything:
-                submissions += own_submissions
-            else:
-                submissions += [row for row in own_submissions if since <= row[5] < until]
-        return comments, submissions
-
-    def parents(self, ids: Iterable[str]) -> list[tuple[str, str, str, str]]:
-        found = []
-        table = self.comments
-        for cid in ids:
-            row = table.get(cid)
-            if row is not None:
-                found.append((cid, row[1], row[2], row[5]))
-        return found
 
 
 _SCHEMA = """
@@ -187,6 +149,7 @@ class SqliteIndex(RedditIndex):
         )
 
     def user_rows(self, authors: list[str], since: int, until: int) -> tuple[list[tuple], list[tuple]]:
+        """(activity rows of comments, submission rows) of `authors` inside the window."""
         params = {"since": since, "until": until, "authors": json.dumps(authors)}
         comments = self.db.execute(
             "SELECT c.id, c.author, c.body, c.subreddit, c.link_id, c.parent_id, c.created_utc, c.file, c.line,"
@@ -198,6 +161,7 @@ class SqliteIndex(RedditIndex):
         return comments, submissions
 
     def parents(self, ids: Iterable[str]) -> list[tuple[str, str, str, str]]:
+        """(id, author, body, parent_id) of the comments among `ids` that the input had."""
         return self.db.execute(
             "SELECT id, author, body, parent_id FROM comments WHERE id IN (SELECT value FROM json_each(?))",
             (json.dumps(list(ids)),),

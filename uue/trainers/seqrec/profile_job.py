@@ -27,6 +27,7 @@ from uue.programs.profile import ProfileWriter
 from uue.programs.store import UnitStore, run_units, unit_progress
 from uue.provenance import made_by
 from uue.trainers.seqrec.data import load_seqrec
+from uue.trainers.seqrec.profiles import ProfileTable
 
 PROGRESS_FILE = "progress/profiles.jsonl"
 
@@ -142,8 +143,6 @@ def write_profiles(config: ProfileJobConfig) -> dict:
 
 
 def _save(config: ProfileJobConfig, profiles: dict[str, str]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
     from sentence_transformers import SentenceTransformer
 
     from uue.trainers.student import resolve_base_model
@@ -151,10 +150,7 @@ def _save(config: ProfileJobConfig, profiles: dict[str, str]) -> None:
     users = list(profiles)
     model = SentenceTransformer(resolve_base_model(config.embedder))
     vectors = model.encode([profiles[u] for u in users], batch_size=64, normalize_embeddings=True)
-    pq.write_table(
-        pa.table({"user_id": users, "vector": [v.tolist() for v in np.asarray(vectors, dtype=np.float32)]}),
-        config.out / "profiles.parquet",
-    )
+    ProfileTable(users, np.asarray(vectors, dtype=np.float32)).save(config.out / "profiles.parquet")
     with open(config.out / "profiles.jsonl", "w", encoding="utf-8") as file:
         for user in users:
             file.write(json.dumps({"user_id": user, "profile": profiles[user]}, ensure_ascii=False) + "\n")

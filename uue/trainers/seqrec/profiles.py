@@ -1,4 +1,4 @@
-"""User-profile vectors `{user_id: vector}` (the teacher's side writes them; this is the consumer).
+"""User-profile vectors `{user_id: vector}`: written by `uue seqrec profiles` (profile_job.py), read here.
 
 Files: JSON `{"user_id": [floats], ...}` or Parquet with a `user_id` column and one list column
 (`vector` or `embedding`), or `user_id` plus one numeric column per dimension. User ids are compared
@@ -38,7 +38,7 @@ class ProfileTable:
         return torch.from_numpy(vectors), torch.from_numpy(has_profile)
 
     def save(self, path: str | Path) -> None:
-        """JSON or Parquet by suffix (tests and tools; the teacher side has its own writer)."""
+        """JSON or Parquet by suffix (`uue seqrec profiles` writes Parquet)."""
         path = Path(path)
         if path.suffix == ".parquet":
             import pyarrow as pa

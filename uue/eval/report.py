@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.table import Table
@@ -39,17 +40,10 @@ def task_table(task_results: dict) -> Table:
     for name in ["model", "task", "pooling", "n", *COLUMNS]:
         table.add_column(name)
     for model, tasks in task_results.items():
-        for task, by_pooling in tasks.items():
-            for pooling, variants in by_pooling.items():
-                for variant, metrics in variants.items():
-                    label = task if variant == task else f"{task}/{variant}"
-                    table.add_row(
-                        model,
-                        label,
-                        pooling,
-                        str(int(metrics["n"]["mean"])),
-                        *(_cell(metrics[m]) for m in COLUMNS),
-                    )
+        for label, pooling, metrics in _task_leaves(tasks):
+            table.add_row(
+                model, label, pooling, str(int(metrics["n"]["mean"])), *(_cell(metrics[m]) for m in COLUMNS)
+            )
     return table
 
 
@@ -64,14 +58,18 @@ def comparison_table(report: dict) -> Table:
         for protocol, metrics in protocols.items():
             table.add_row(pair, f"triplets ({protocol})", _cell(metrics["recall@1"]), _cell(metrics["mrr"]))
     for pair, tasks in report.get("tasks", {}).get("comparisons", {}).items():
-        for task, by_pooling in tasks.items():
-            for pooling, variants in by_pooling.items():
-                for variant, metrics in variants.items():
-                    label = task if variant == task else f"{task}/{variant}"
-                    table.add_row(
-                        pair, f"{label} ({pooling})", _cell(metrics["recall@1"]), _cell(metrics["mrr"])
-                    )
+        for label, pooling, metrics in _task_leaves(tasks):
+            table.add_row(pair, f"{label} ({pooling})", _cell(metrics["recall@1"]), _cell(metrics["mrr"]))
     return table
+
+
+def _task_leaves(tasks: dict) -> Iterator[tuple[str, str, dict]]:
+    """(label, pooling, metrics) of {task: {pooling: {variant: metrics}}}; the label is the task, or
+    task/variant where a task has variants (interests: specific, broad)."""
+    for task, by_pooling in tasks.items():
+        for pooling, variants in by_pooling.items():
+            for variant, metrics in variants.items():
+                yield (task if variant == task else f"{task}/{variant}"), pooling, metrics
 
 
 def verdict_lines(report: dict) -> list[str]:

@@ -15,7 +15,7 @@ Held-out users are `split_users(..., valid_fraction, seed).valid`, the same func
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from enum import Enum
 from pathlib import Path
 
@@ -127,9 +127,7 @@ def interest_ranks(
         queries.append([a for a in by_user[r["user_id"]].activities if a.activity_id not in cluster])
     if isinstance(embedder, DenseEmbedder):
         query_vectors = pooled_vectors(queries, embedder, poolings)
-    out: dict[Pooling, dict[str, np.ndarray]] = {
-        p: {} for p in ([Pooling.last] if not isinstance(embedder, DenseEmbedder) else poolings)
-    }
+    out: dict[Pooling, dict[str, np.ndarray]] = {}
     for name, column in (("specific", "positive"), ("broad", "positive_broad")):
         labels = sorted({r[column] for r in rows})
         at = {s: i for i, s in enumerate(labels)}
@@ -146,7 +144,7 @@ def interest_ranks(
         for i, r in enumerate(rows):
             valid[i, list(own[r["user_id"]] - {target[i]})] = False
         for pooling, pooled in scores.items():
-            out[pooling][name] = ranks_of_target(pooled, target, valid)
+            out.setdefault(pooling, {})[name] = ranks_of_target(pooled, target, valid)
     return out
 
 
@@ -179,8 +177,14 @@ def run_tasks(
     {variant: {metric: Estimate, "n": ...}}}}}, "comparisons": {"trained - baseline": same shape,
     paired per user}}, JSON-ready. `trained` names the models compared against the others."""
     histories = held_out_histories(config)
+    # Per model, the ranks of every (task, pooling, variant): flat keys, nested only for the report.
     ranks = {
-        spec: {t.value: task_ranks(t, e, config, histories, triplets) for t in tasks}
+        spec: {
+            (t.value, pooling, variant): r
+            for t in tasks
+            for pooling, variants in task_ranks(t, e, config, histories, triplets).items()
+            for variant, r in variants.items()
+        }
         for spec, e in embedders.items()
     }
 
@@ -190,34 +194,27 @@ def run_tasks(
             "n": {"mean": len(r), "ci_low": len(r), "ci_high": len(r)}
         }
 
+    def paired(ours: np.ndarray, theirs: np.ndarray) -> dict:
+        found = paired_differences(ours, theirs, config.resamples, config.seed)
+        return {k: e.as_dict() for k, e in found.items()}
+
     results = {
-        spec: {
-            task: {
-                pooling: {variant: summary(r) for variant, r in variants.items()}
-                for pooling, variants in by_pooling.items()
-            }
-            for task, by_pooling in by_task.items()
-        }
-        for spec, by_task in ranks.items()
+        spec: _nested((key, summary(r)) for key, r in by_key.items()) for spec, by_key in ranks.items()
     }
-    comparisons = {}
-    for ours in trained:
-        for theirs in (spec for spec in ranks if spec not in trained):
-            comparisons[f"{ours} - {theirs}"] = {
-                task: {
-                    pooling: {
-                        variant: {
-                            k: e.as_dict()
-                            for k, e in paired_differences(
-                                r, ranks[theirs][task][pooling][variant], config.resamples, config.seed
-                            ).items()
-                        }
-                        for variant, r in variants.items()
-                        if variant in ranks[theirs][task].get(pooling, {})
-                    }
-                    for pooling, variants in by_pooling.items()
-                    if pooling in ranks[theirs][task]
-                }
-                for task, by_pooling in ranks[ours].items()
-            }
+    comparisons = {
+        f"{ours} - {theirs}": _nested(
+            (key, paired(r, ranks[theirs][key])) for key, r in ranks[ours].items() if key in ranks[theirs]
+        )
+        for ours in trained
+        for theirs in ranks
+        if theirs not in trained
+    }
     return {"results": results, "comparisons": comparisons, "users": len(histories)}
+
+
+def _nested(items: Iterable[tuple[tuple[str, str, str], dict]]) -> dict:
+    """{(task, pooling, variant): value} pairs as {task: {pooling: {variant: value}}}."""
+    out: dict = {}
+    for (task, pooling, variant), value in items:
+        out.setdefault(task, {}).setdefault(pooling, {})[variant] = value
+    return out

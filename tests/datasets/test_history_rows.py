@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 
+from uue.datasets import histories as histories_module
 from uue.datasets.histories import iter_histories, write_histories
 from uue.datasets.records import Activity, ContextMessage, History, HistoryRows, Source, ThreadContext
 
@@ -75,3 +76,13 @@ def test_messages_without_ids_are_stored_once_by_content(tmp_path):
     write_histories([History("alice", "chat", replies[:1]), History("bob", "chat", replies[1:])], tmp_path)
     assert pq.read_table(tmp_path / "messages").num_rows == 1
     assert [h.activities[0].context.parents for h in iter_histories(tmp_path)] == [parents, parents]
+
+
+def test_same_thread_id_with_other_context_in_a_later_batch_keeps_each_context(tmp_path, monkeypatch):
+    monkeypatch.setattr(histories_module, "ROWS_PER_WRITE", 1)  # one user per batch
+    users = [
+        History(user, "chat", [Activity(f"c-{user}", user, "chat", "message", 1, "hi", ThreadContext("room", title), thread_id="t")])
+        for user, title in (("alice", "Monday"), ("bob", "Tuesday"))
+    ]  # fmt: skip
+    write_histories(users, tmp_path)
+    assert [h.activities[0].context.title for h in iter_histories(tmp_path)] == ["Monday", "Tuesday"]

@@ -65,19 +65,22 @@ class _ColumnBuilder:
     transposing with `zip(*rows)` so the per-activity work is C code, not Python attribute access.
 
     Thread rows are keyed by the activity's thread_id. `HistoryRows` come from parsers whose threads
-    are consistent by construction; for `History` objects a thread_id seen with other content gets a
-    key of its own, so no activity is ever shown another one's context.
+    are consistent by construction; for `History` objects a thread_id seen with other content, in
+    this batch or an earlier one (`known_threads`, shared by the writer's builders), gets a key of its
+    own, so no activity is ever shown another one's context.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, known_threads: dict[str, int] | None = None) -> None:
         self.users: list[str] = []
         self.platforms: list[str] = []
         self.activity_counts: list[int] = []
         self.activities: list[tuple] = []
         self.activity_users: list[str] = []
         self.activity_platforms: list[str] = []
+        self.context_ids: list[str] = []
         self.threads: dict[str, tuple[str, str, str]] = {}
         self.messages: dict[str, tuple[str, str]] = {}
+        self.known_threads = {} if known_threads is None else known_threads  # thread_id -> content hash
 
     @property
     def rows(self) -> int:
@@ -92,24 +95,23 @@ class _ColumnBuilder:
             rows = [a.to_row() for a in history.activities]
             self.activity_users.extend([a.user_id for a in history.activities])
             self.activity_platforms.extend([a.platform for a in history.activities])
+        self.context_ids.extend(self._context_ids(rows, checked=not isinstance(history, HistoryRows)))
         self.users.append(history.user_id)
         self.platforms.append(history.platform)
         self.activity_counts.append(len(rows))
         self.activities.extend(rows)
 
-    def _context_ids(self, fields: dict) -> list[str]:
-        threads, keys = self.threads, []
-        for thread_id, title, body, root in zip(
-            fields["thread_id"], fields["title"], fields["body"], fields["root_author"], strict=True
-        ):
-            if not (title or body or root):
+    def _context_ids(self, rows: list[tuple], checked: bool) -> list[str]:
+        """The thread row key of each activity ("" without thread context), its thread stored."""
+        keys = []
+        for row in rows:
+            thread_id, content = row[4], row[6:9]  # thread_id; title, body, root_author
+            if not any(content):
                 keys.append("")
                 continue
-            known = threads.setdefault(thread_id, (title, body, root))
-            if known != (title, body, root):
-                key = thread_id + "#" + sha256_text("\0".join((title, body, root)))[:16]
-                threads[key] = (title, body, root)
-                thread_id = key
+            if checked and self.known_threads.setdefault(thread_id, hash(content)) != hash(content):
+                thread_id += "#" + sha256_text("\0".join(content))[:16]
+            self.threads.setdefault(thread_id, content)
             keys.append(thread_id)
         return keys
 
@@ -131,7 +133,7 @@ class _ColumnBuilder:
         columns = list(zip(*self.activities, strict=True)) or [()] * len(ACTIVITY_ROW_FIELDS)
         fields = dict(zip(ACTIVITY_ROW_FIELDS, columns, strict=True))
         fields.update(user_id=self.activity_users, platform=self.activity_platforms)
-        fields["context_id"] = self._context_ids(fields)
+        fields["context_id"] = self.context_ids
         fields["parent_ids"] = self._parent_ids(fields["parents"])
         files = pa.array(fields["source_file"], text)  # None where an activity has no source
         source = pa.StructArray.from_arrays(
@@ -224,7 +226,8 @@ def write_histories(
         "messages": _ShardedWriter(out_dir / MESSAGES_SUBDIR, MESSAGE_SCHEMA, None),
     }
     users = activities = 0
-    builder = _ColumnBuilder()
+    known_threads: dict[str, int] = {}
+    builder = _ColumnBuilder(known_threads)
 
     def write(batch: HistoryBatch) -> None:
         nonlocal users, activities
@@ -238,13 +241,13 @@ def write_histories(
         if isinstance(history, HistoryBatch):
             if builder.rows:
                 write(builder.batch())
-                builder = _ColumnBuilder()
+                builder = _ColumnBuilder(known_threads)
             write(history)
             continue
         builder.add(history)
         if builder.rows >= ROWS_PER_WRITE:
             write(builder.batch())
-            builder = _ColumnBuilder()
+            builder = _ColumnBuilder(known_threads)
     if builder.rows:
         write(builder.batch())
     for writer in writers.values():

@@ -110,9 +110,17 @@ def test_deleted_and_bot_authors_are_context_but_never_users(tmp_path):
                                                                     ("AutoModerator", "hello there")]  # fmt: skip
 
 
-def test_duplicate_ids_are_counted_once(tmp_path):
-    tally, _, _ = _ingest(tmp_path, [SUBMISSION, _comment("c1"), _comment("c1"), b""])
-    assert tally.skipped == {"duplicate_id": 1, "empty_line": 1} and tally.records_written == 2
+@pytest.mark.parametrize("index", ["memory", "disk"])
+def test_duplicate_ids_are_counted_once_and_the_first_row_wins(tmp_path, index):
+    from uue.datasets.histories import iter_histories
+
+    path = tmp_path / "RC.jsonl"
+    lines = [SUBMISSION, _comment("c1", body="first"), _comment("c2"), _comment("c1", body="second"), b""]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    tally = ingest("reddit", [path], tmp_path / "out", IngestOptions(index=index))
+    assert tally.skipped == {"duplicate_id": 1, "empty_line": 1} and tally.records_written == 3
+    alice = next(h for h in iter_histories(tmp_path / "out") if h.user_id == "alice")
+    assert [a.text for a in alice.activities] == ["first", "hello there"]
 
 
 def test_parent_in_another_file_is_joined(tmp_path):

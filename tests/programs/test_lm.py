@@ -338,6 +338,25 @@ def test_engine_serves_json_adapter_with_a_schema_grammar_and_the_dspy_cache():
     assert ledger["cached_prompt_tokens"] == 10, "40 prompt tokens, 30 evaluated"
 
 
+class Describe(dspy.Signature):
+    """Describe the items."""
+
+    items: str = dspy.InputField()
+    profile: str = dspy.OutputField(max_length=40)
+
+
+def test_grammar_adapter_keeps_output_length_limits_in_the_grammar():
+    pytest.importorskip("llama_cpp")
+    lm, fake = _scripted_lm([('{"profile": "short"}', "stop"), ('{"profile": "short"}', "stop")])
+    with dspy.context(lm=lm, adapter=default_adapter(TeacherConfig())):
+        assert dspy.Predict(Describe)(items="a").profile == "short"
+    # DSPy's own JSONAdapter drops the limit: the string is unbounded and may run into max_tokens.
+    with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
+        dspy.Predict(Describe)(items="b")
+    limited, unlimited = (call["grammar"]._grammar for call in fake.calls)
+    assert limited.count("(char") == 40 and "(char" not in unlimited  # at most 40 characters
+
+
 def test_engine_retries_invalid_json_with_a_new_seed_and_a_warmer_temperature():
     pytest.importorskip("llama_cpp")
     lm, fake = _scripted_lm(

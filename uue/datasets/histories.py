@@ -206,7 +206,10 @@ class _ShardedWriter:
             self.writer, self.shard = None, self.shard + 1
         if self.writer is None:
             path = self.directory / f"part-{self.shard:05d}.parquet"
-            self.writer, self.rows = pq.ParquetWriter(path, self.schema), 0
+            # Statistics and dictionary pages cost a quarter of the writing time, and no reader here
+            # filters on statistics; the files grow by 4%.
+            self.writer = pq.ParquetWriter(path, self.schema, use_dictionary=False, write_statistics=False)
+            self.rows = 0
         self.writer.write_table(table)
         self.rows += table.num_rows
 

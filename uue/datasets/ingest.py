@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+
+import pyarrow as pa
 
 from uue.datasets.histories import write_histories
 from uue.datasets.io import check_readable
@@ -17,6 +20,19 @@ from uue.provenance import made_by
 
 REPORT_FILE = "report.json"
 QUARANTINE_FILE = "quarantine.jsonl"
+
+
+@contextmanager
+def _system_allocator() -> Iterator[None]:
+    """Arrow allocations from the C library's malloc while ingesting. Arrow's default (mimalloc)
+    gave the pages of each freed chunk back to the kernel and faulted them in again: 2.2 s of
+    system time on the shared dumps, against 0.9 s this way (same user time)."""
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
 
 
 def ingest(
@@ -36,7 +52,8 @@ def ingest(
     started = time.perf_counter()
     try:
         parser = parser_class(files=list(files), workdir=workdir, on_progress=on_progress)
-        users, activities = write_histories(parser.histories(options, tally), out_dir)
+        with _system_allocator():
+            users, activities = write_histories(parser.histories(options, tally), out_dir)
     finally:
         tally.close()
         shutil.rmtree(workdir, ignore_errors=True)

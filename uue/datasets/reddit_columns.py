@@ -1,15 +1,19 @@
-"""The join of `MemoryIndex` rows into histories, done on columns (Arrow and NumPy) instead of rows.
+"""The in-memory Reddit index: every parsed line's fields as Arrow columns, joined into histories
+on columns (Arrow and NumPy) instead of rows.
 
-The same histories as `RedditParser._build_batch` (a test compares it with the disk index), but the
-per-activity work runs in C: one transposition of the index tuples, then hash lookups, takes and one
-sort. A tuple per activity in Python, converted to Arrow, cost more than reading and parsing the
-dumps. Used when the index is in memory, i.e. when the input fits the memory budget.
+The parser hands rows over in chunks of tuples (`add`); each chunk becomes Arrow arrays at once,
+so no Python object per line outlives its chunk, and everything after that (first row per id, user
+selection, the thread and parent-chain joins, the output columns) runs in C. A tuple per line kept
+until the join, and a list per output column, had cost more than reading and parsing the dumps.
+It writes the same histories as the disk path (`RedditParser._build_batch`; a test compares them).
+Used when the input fits the memory budget. String columns are `large_string`, so the index may hold
+more than 2 GiB of text; each output batch is cast to the storage schema's `string`.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -17,28 +21,112 @@ import pyarrow.compute as pc
 
 from uue.datasets.histories import HistoryBatch
 from uue.datasets.records import HISTORY_SCHEMA, MESSAGE_SCHEMA, THREAD_SCHEMA
-from uue.datasets.reddit_index import MemoryIndex
+from uue.datasets.reddit_index import RedditIndex
 
-_TEXT = pa.string()
-_DELETED_SELFTEXT = ("[deleted]", "[removed]")
+_TEXT = pa.large_string()
+# The row shapes of `reddit_index.py`, named.
+COMMENT_COLUMNS = pa.schema(
+    [("id", _TEXT), ("author", _TEXT), ("body", _TEXT), ("subreddit", _TEXT), ("link_id", _TEXT),
+     ("parent_id", _TEXT), ("created", pa.int64()), ("file", pa.int32()), ("line", pa.int64()),
+     ("skip", _TEXT)]
+)  # fmt: skip
+SUBMISSION_COLUMNS = pa.schema(
+    [("id", _TEXT), ("author", _TEXT), ("title", _TEXT), ("selftext", _TEXT), ("subreddit", _TEXT),
+     ("created", pa.int64()), ("file", pa.int32()), ("line", pa.int64()), ("skip", _TEXT)]
+)  # fmt: skip
+_SHARED_COLUMNS = ("author", "subreddit", "created", "file", "line")
+_DELETED_SELFTEXT = pa.array(["", "[deleted]", "[removed]"], _TEXT)
+_ACTIVITY_TYPE = HISTORY_SCHEMA.field("activities").type.value_type
 
 
-def _column(values: Sequence, kind: pa.DataType = _TEXT) -> pa.Array:
-    return pa.array(values, kind)
+def _record_batch(rows: list[tuple], schema: pa.Schema) -> pa.RecordBatch:
+    # Tuples convert straight to a struct array: a third faster than transposing them first.
+    return pa.RecordBatch.from_struct_array(pa.array(rows, pa.struct(list(schema))))
 
 
-def _positions(keys: pa.Array, table_ids: pa.Array) -> np.ndarray:
-    """Row of each key in `table_ids` (unique), -1 where absent or null. One hash table per call:
-    call it once for all rows, not per batch."""
+def _first_row_per_id(table: pa.Table) -> pa.Table:
+    """The first row of each id, in input order (as `INSERT OR IGNORE` keeps it)."""
+    codes = pc.dictionary_encode(table["id"].combine_chunks()).indices.to_numpy()
+    _, first = np.unique(codes, return_index=True)  # codes number ids in order of first appearance
+    return table if len(first) == table.num_rows else table.take(pa.array(first))
+
+
+def _positions(keys: pa.Array | pa.ChunkedArray, table_ids: pa.Array) -> np.ndarray:
+    """Row of each key in `table_ids` (unique), -1 where absent or null. One hash table per call."""
     found = pc.index_in(keys, value_set=table_ids)
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _comment_ids(fullnames: pa.Array) -> pa.Array:
+def _comment_ids(fullnames: pa.Array | pa.ChunkedArray) -> pa.Array:
     """`t1_<id>` → `<id>`; null for anything that is not a comment (a submission parent `t3_...`)."""
     return pc.if_else(
         pc.starts_with(fullnames, "t1_"), pc.utf8_slice_codeunits(fullnames, 3), pa.scalar(None, _TEXT)
     )
+
+
+def _fullnames(prefix: str, ids: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return pc.binary_join_element_wise(pa.scalar(prefix, _TEXT), ids, pa.scalar("", _TEXT))
+
+
+def _text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One storage column: a single chunk of `string`."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values.cast(pa.string())
+
+
+def _offsets(lengths: np.ndarray) -> pa.Array:
+    return pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+
+
+class MemoryIndex(RedditIndex):
+    def __init__(self) -> None:
+        self._chunks: tuple[list, list] = ([], [])
+        self.comments = COMMENT_COLUMNS.empty_table()
+        self.submissions = SUBMISSION_COLUMNS.empty_table()
+
+    def add(self, comments: list[tuple], submissions: list[tuple]) -> None:
+        for chunks, rows, schema in zip(
+            self._chunks, (comments, submissions), (COMMENT_COLUMNS, SUBMISSION_COLUMNS), strict=True
+        ):
+            if rows:
+                chunks.append(_record_batch(rows, schema))
+
+    def finish(self) -> tuple[int, Counter]:
+        comment_chunks, submission_chunks = self._chunks
+        self._chunks = ([], [])
+        # One chunk per column: a take from many chunks concatenates them first, at every call.
+        self.comments = _first_row_per_id(
+            pa.Table.from_batches(comment_chunks, COMMENT_COLUMNS).combine_chunks()
+        )
+        self.submissions = _first_row_per_id(
+            pa.Table.from_batches(submission_chunks, SUBMISSION_COLUMNS).combine_chunks()
+        )
+        skipped: Counter = Counter()
+        for table in (self.comments, self.submissions):
+            reasons = pc.filter(table["skip"], pc.not_equal(table["skip"], ""))
+            for entry in pc.value_counts(reasons).to_pylist():
+                skipped[entry["values"]] += entry["counts"]
+        return self.comments.num_rows + self.submissions.num_rows, skipped
+
+    @staticmethod
+    def active(table: pa.Table, since: int, until: int) -> np.ndarray:
+        """Which rows are activities (not skipped) inside [since, until)."""
+        created = table["created"].to_numpy()
+        kept = pc.equal(table["skip"], "").to_numpy(zero_copy_only=False)
+        return kept & (created >= since) & (created < until)
+
+    def activity_counts(self, since: int, until: int) -> Iterator[tuple[str, int]]:
+        authors = pa.chunked_array(
+            [
+                *pc.filter(self.comments["author"], self.active(self.comments, since, until)).chunks,
+                *pc.filter(self.submissions["author"], self.active(self.submissions, since, until)).chunks,
+            ],
+            _TEXT,
+        )
+        encoded = pc.dictionary_encode(authors.combine_chunks())
+        counts = np.bincount(encoded.indices.to_numpy(), minlength=len(encoded.dictionary))
+        return zip(encoded.dictionary.to_pylist(), counts.tolist(), strict=True)
 
 
 def _chains(first: np.ndarray, parent_of: np.ndarray, max_depth: int) -> tuple[np.ndarray, np.ndarray]:
@@ -56,78 +144,156 @@ def _chains(first: np.ndarray, parent_of: np.ndarray, max_depth: int) -> tuple[n
     return oldest_first[order >= 0], lengths
 
 
-def _offsets(lengths: np.ndarray) -> pa.Array:
-    return pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+def _history_order(users: np.ndarray, timestamps: np.ndarray, activity_ids: pa.Array) -> np.ndarray:
+    """Positions sorted by (user, timestamp, activity id): NumPy for the first two keys, Python only
+    for the rare runs of one user's activities with the same timestamp."""
+    order = np.lexsort((timestamps, users))
+    user, stamp = users[order], timestamps[order]
+    tied = (user[1:] == user[:-1]) & (stamp[1:] == stamp[:-1])  # tied[k]: positions k and k+1 tie
+    edges = np.diff(np.concatenate([[0], tied.astype(np.int8), [0]]))
+    for start, end in zip(
+        np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True
+    ):
+        run = order[start : end + 1]
+        ids = activity_ids.take(pa.array(run)).to_pylist()
+        order[start : end + 1] = run[sorted(range(len(run)), key=ids.__getitem__)]
+    return order
 
 
-def _fullnames(prefix: str, ids: pa.Array) -> pa.Array:
-    return pc.binary_join_element_wise(pa.scalar(prefix), ids, "")
+class _Join:
+    """The selected users' activities in history order, with what each points to: its thread's row
+    in the submission table and its parents' rows in the comment table. Which threads and parent
+    messages earlier batches already emitted, so each is written once."""
 
-
-@dataclass
-class _Context:
-    """Every comment and submission of the input (skipped ones are context too), as columns; which
-    of them earlier batches already emitted, so each thread and message is written once."""
-
-    comments: list[tuple]  # index rows, in the order of comment_ids
-    comment_ids: pa.Array
-    parent_of: np.ndarray
-    submissions: list[tuple]
-    submission_ids: pa.Array
-    comments_sent: np.ndarray = field(init=False)
-    submissions_sent: np.ndarray = field(init=False)
-
-    def __post_init__(self):
+    def __init__(self, index: MemoryIndex, authors: list[str], since: int, until: int):
+        comments, submissions = self.comments, self.submissions = index.comments, index.submissions
+        self.comment_ids = comments["id"].combine_chunks()
+        self.submission_ids = submissions["id"].combine_chunks()
+        self.parent_of = _positions(_comment_ids(comments["parent_id"]), self.comment_ids)
         self.comments_sent = np.zeros(len(self.comment_ids), dtype=bool)
         self.submissions_sent = np.zeros(len(self.submission_ids), dtype=bool)
 
-    @classmethod
-    def of(cls, index: MemoryIndex) -> _Context:
-        comments, submissions = list(index.comments.values()), list(index.submissions.values())
-        comment_ids = _column([row[0] for row in comments])
-        parent_of = _positions(_comment_ids(_column([row[5] for row in comments])), comment_ids)
-        return cls(comments, comment_ids, parent_of, submissions, _column([row[0] for row in submissions]))
+        # Every line as an activity, comments first: rows keep their numbers in the comment table,
+        # so each batch takes its activities in one gather, not a selection and then an ordering.
+        selftext, title = submissions["selftext"], submissions["title"]
+        self.lines = pa.concat_tables(
+            [
+                pa.table(
+                    {
+                        "activity_id": _fullnames("t1_", comments["id"]),
+                        "thread_id": _fullnames("t3_", comments["link_id"]),
+                        "text": comments["body"],
+                        **{k: comments[k] for k in _SHARED_COLUMNS},
+                    }
+                ),
+                pa.table(
+                    {
+                        "activity_id": _fullnames("t3_", submissions["id"]),
+                        "thread_id": _fullnames("t3_", submissions["id"]),
+                        "text": pc.if_else(
+                            pc.is_in(selftext, value_set=_DELETED_SELFTEXT),
+                            title,
+                            pc.binary_join_element_wise(title, selftext, pa.scalar("\n\n", _TEXT)),
+                        ),
+                        **{k: submissions[k] for k in _SHARED_COLUMNS},
+                    }
+                ),
+            ]
+        ).combine_chunks()
+        none = np.full(submissions.num_rows, -1, dtype=np.int64)
+        self.first_parents = np.concatenate([self.parent_of, none])
+        self.thread_rows = np.concatenate([_positions(comments["link_id"], self.submission_ids), none])
+        self.comment_count = comments.num_rows
 
-    def new_threads(self, rows: np.ndarray) -> pa.Table:
-        """Thread rows (title, body, author) among `rows` not written by an earlier batch."""
-        return _unsent_table(
-            rows,
+        user = _positions(self.lines["author"], pa.array(authors, _TEXT))
+        active = np.concatenate(
+            [index.active(comments, since, until), index.active(submissions, since, until)]
+        )
+        selected = np.flatnonzero(active & (user >= 0))
+        order = _history_order(
+            user[selected],
+            self.lines["created"].to_numpy()[selected],
+            self.lines["activity_id"].take(pa.array(selected)),
+        )
+        self.rows = selected[order]  # the users' activities in history order, as rows of `lines`
+        self.users = user[self.rows]
+
+    def batch(self, first_user: int, authors: list[str], max_depth: int, files: pa.Array) -> HistoryBatch:
+        start, end = np.searchsorted(self.users, [first_user, first_user + len(authors)])
+        rows = self.rows[start:end]
+        activities = self.lines.take(pa.array(rows))
+        thread_rows, is_comment = self.thread_rows[rows], rows < self.comment_count
+        flat, lengths = _chains(self.first_parents[rows], self.parent_of, max_depth)
+        activity_ids, thread_ids = _text(activities["activity_id"]), _text(activities["thread_id"])
+        parent_names = _text(_fullnames("t1_", self.comment_ids.take(pa.array(flat, pa.int64()))))
+        record_sizes = np.where(is_comment, lengths + 2, 1)
+        count = end - start
+        columns = {
+            "activity_id": activity_ids,
+            "user_id": _text(activities["author"]),
+            "platform": pa.array(["reddit"] * count, pa.string()),
+            "kind": pc.if_else(pa.array(is_comment), "comment", "submission"),
+            "timestamp": activities["created"].combine_chunks(),
+            "text": _text(activities["text"]),
+            "community": _text(activities["subreddit"]),
+            "thread_id": thread_ids,
+            "context_id": pc.if_else(pa.array(thread_rows >= 0), thread_ids, ""),
+            "parent_ids": pa.ListArray.from_arrays(_offsets(lengths), parent_names),
+            "source": pa.StructArray.from_arrays(
+                [
+                    files.take(activities["file"].combine_chunks()),
+                    activities["line"].combine_chunks(),
+                    pa.ListArray.from_arrays(
+                        _offsets(record_sizes),
+                        _record_ids(activity_ids, thread_ids, parent_names, is_comment, record_sizes),
+                    ),
+                ],
+                fields=list(_ACTIVITY_TYPE.field("source").type),
+            ),
+        }
+        activities = pa.StructArray.from_arrays(
+            [columns[f.name] for f in _ACTIVITY_TYPE], fields=list(_ACTIVITY_TYPE)
+        )
+        counts = np.bincount(self.users[start:end] - first_user, minlength=len(authors)).astype(np.int64)
+        histories = pa.Table.from_arrays(
+            [
+                pa.array(authors, pa.string()),
+                pa.array(["reddit"] * len(authors), pa.string()),
+                pa.array(counts),
+                pa.ListArray.from_arrays(_offsets(counts), activities),
+            ],
+            schema=HISTORY_SCHEMA,
+        )
+        threads = self._unsent(
+            thread_rows,
             self.submissions_sent,
             "t3_",
-            self.submission_ids,
             self.submissions,
-            (2, 3, 1),
+            ("title", "selftext", "author"),
             THREAD_SCHEMA,
         )
-
-    def new_messages(self, rows: np.ndarray) -> pa.Table:
-        """Parent-comment rows (author, body) among `rows` not written by an earlier batch."""
-        return _unsent_table(
-            rows, self.comments_sent, "t1_", self.comment_ids, self.comments, (1, 2), MESSAGE_SCHEMA
+        messages = self._unsent(
+            flat, self.comments_sent, "t1_", self.comments, ("author", "body"), MESSAGE_SCHEMA
         )
+        return HistoryBatch(histories, threads, messages)
 
-
-def _unsent_table(
-    rows: np.ndarray,
-    sent: np.ndarray,
-    prefix: str,
-    ids: pa.Array,
-    records: list[tuple],
-    fields: tuple[int, ...],
-    schema: pa.Schema,
-) -> pa.Table:
-    """The fullname and `fields` of the index `records` at `rows` (-1: none) not `sent` yet, which
-    are then marked sent."""
-    rows = np.unique(rows[rows >= 0])
-    rows = rows[~sent[rows]]
-    sent[rows] = True
-    return pa.Table.from_arrays(
-        [
-            _fullnames(prefix, ids.take(pa.array(rows))),
-            *(_column([records[i][k] for i in rows.tolist()]) for k in fields),
-        ],
-        schema=schema,
-    )
+    @staticmethod
+    def _unsent(
+        rows: np.ndarray,
+        sent: np.ndarray,
+        prefix: str,
+        table: pa.Table,
+        fields: tuple[str, ...],
+        schema: pa.Schema,
+    ) -> pa.Table:
+        """The fullname and `fields` of `table`'s `rows` (-1: none) not `sent` yet, then marked sent."""
+        rows = np.unique(rows[rows >= 0])
+        rows = rows[~sent[rows]]
+        sent[rows] = True
+        taken = table.take(pa.array(rows, pa.int64()))
+        return pa.Table.from_arrays(
+            [_text(_fullnames(prefix, taken["id"])), *(_text(taken[f]) for f in fields)], schema=schema
+        )
 
 
 def history_batches(
@@ -141,117 +307,10 @@ def history_batches(
 ) -> Iterator[HistoryBatch]:
     """The histories of `authors` (sorted), `users_per_batch` users a batch; activities oldest first,
     ties broken by activity id (as `RedditParser._build_batch`)."""
-    context = _Context.of(index)
-    own = [index.user_activities(a, since, until) for a in authors]
-    parent_ids = _column([row[5] for comments, _ in own for row in comments])
-    link_ids = _column([row[4] for comments, _ in own for row in comments])
-    first_parents = _positions(_comment_ids(parent_ids), context.comment_ids)
-    thread_rows = _positions(link_ids, context.submission_ids)
-    done = 0
+    join = _Join(index, authors, since, until)
+    file_names = pa.array(files, pa.string())
     for start in range(0, len(authors), users_per_batch):
-        batch = own[start : start + users_per_batch]
-        end = done + sum(len(comments) for comments, _ in batch)
-        yield _batch(
-            context,
-            authors[start : start + users_per_batch],
-            batch,
-            first_parents[done:end],
-            thread_rows[done:end],
-            max_depth,
-            files,
-        )
-        done = end
-
-
-def _batch(
-    context: _Context,
-    authors: list[str],
-    own: list[tuple],
-    first_parents: np.ndarray,
-    thread_rows: np.ndarray,
-    max_depth: int,
-    files: Sequence[str],
-) -> HistoryBatch:
-    c = list(zip(*(row for rows, _ in own for row in rows), strict=True)) or [()] * 10
-    s = list(zip(*(row for _, rows in own for row in rows), strict=True)) or [()] * 9
-    n_comments, n_submissions = len(c[0]), len(s[0])
-    none = np.full(n_submissions, -1, dtype=np.int64)
-    activity_ids = ["t1_" + i for i in c[0]] + ["t3_" + i for i in s[0]]
-    users = np.concatenate(
-        [np.repeat(np.arange(len(own)), [len(rows) for rows, _ in own]),
-         np.repeat(np.arange(len(own)), [len(rows) for _, rows in own])]
-    )  # fmt: skip
-    order = _history_order(users, np.array(c[6] + s[5], dtype=np.int64), activity_ids)
-    # Every column is put in history order while still a Python list (a list index costs less than
-    # an Arrow take of the finished column); NumPy columns are indexed directly.
-    thread_rows = np.concatenate([thread_rows, none])[order]
-    flat, lengths = _chains(np.concatenate([first_parents, none])[order], context.parent_of, max_depth)
-    is_comment = order < n_comments
-    listed = order.tolist()
-
-    def ordered(values: Sequence, kind: pa.DataType = _TEXT) -> pa.Array:
-        return pa.array([values[i] for i in listed], kind)
-
-    submission_texts = [
-        title + "\n\n" + selftext if selftext and selftext not in _DELETED_SELFTEXT else title
-        for title, selftext in zip(s[2], s[3], strict=True)
-    ]
-    activity_ids = ordered(activity_ids)
-    thread_ids = ordered(["t3_" + i for i in c[4]] + ["t3_" + i for i in s[0]])
-    parent_names = _fullnames("t1_", context.comment_ids.take(pa.array(flat, pa.int64())))
-    record_sizes = np.where(is_comment, lengths + 2, 1)
-    activity_type = HISTORY_SCHEMA.field("activities").type.value_type
-    columns = {
-        "activity_id": activity_ids,
-        "user_id": ordered(c[1] + s[1]),
-        "platform": pa.array(["reddit"] * len(listed), _TEXT),
-        "kind": pc.if_else(pa.array(is_comment), "comment", "submission"),
-        "timestamp": ordered(c[6] + s[5], pa.int64()),
-        "text": ordered(c[2] + tuple(submission_texts)),
-        "community": ordered(c[3] + s[4]),
-        "thread_id": thread_ids,
-        "context_id": pc.if_else(pa.array(thread_rows >= 0), thread_ids, ""),
-        "parent_ids": pa.ListArray.from_arrays(_offsets(lengths), parent_names),
-        "source": pa.StructArray.from_arrays(
-            [
-                pa.DictionaryArray.from_arrays(ordered(c[7] + s[6], pa.int32()), _column(files)).cast(_TEXT),
-                ordered(c[8] + s[7], pa.int64()),
-                pa.ListArray.from_arrays(
-                    _offsets(record_sizes),
-                    _record_ids(activity_ids, thread_ids, parent_names, is_comment, record_sizes),
-                ),
-            ],
-            fields=list(activity_type.field("source").type),
-        ),
-    }
-    activities = pa.StructArray.from_arrays(
-        [columns[f.name] for f in activity_type], fields=list(activity_type)
-    )
-    counts = np.array([len(comments) + len(subs) for comments, subs in own], dtype=np.int64)
-    histories = pa.Table.from_arrays(
-        [
-            pa.array(authors, _TEXT),
-            pa.array(["reddit"] * len(authors), _TEXT),
-            pa.array(counts),
-            pa.ListArray.from_arrays(_offsets(counts), activities),
-        ],
-        schema=HISTORY_SCHEMA,
-    )
-    return HistoryBatch(histories, context.new_threads(thread_rows), context.new_messages(flat))
-
-
-def _history_order(users: np.ndarray, timestamps: np.ndarray, activity_ids: list[str]) -> np.ndarray:
-    """Positions sorted by (user, timestamp, activity id): NumPy for the first two keys, Python only
-    for the rare runs of one user's activities with the same timestamp."""
-    order = np.lexsort((timestamps, users))
-    user, stamp = users[order], timestamps[order]
-    tied = (user[1:] == user[:-1]) & (stamp[1:] == stamp[:-1])  # tied[k]: positions k and k+1 tie
-    edges = np.diff(np.concatenate([[0], tied.astype(np.int8), [0]]))
-    for start, end in zip(
-        np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True
-    ):
-        order[start : end + 1] = sorted(order[start : end + 1].tolist(), key=activity_ids.__getitem__)
-    return order
+        yield join.batch(start, authors[start : start + users_per_batch], max_depth, file_names)
 
 
 def _record_ids(

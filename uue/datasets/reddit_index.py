@@ -1,8 +1,8 @@
 """Where the Reddit parser keeps every line's needed fields between reading and joining.
 
-Two indexes with one contract for loading and user selection (`RedditIndex`). `MemoryIndex` holds
-the rows in dicts: fastest, and used when the input fits the memory budget; the join then runs on
-columns (`reddit_columns.py`, reading `comments`, `submissions` and `user_activities`). `SqliteIndex`
+Two indexes with one contract for loading and user selection (`RedditIndex`). `MemoryIndex`
+(`reddit_columns.py`) holds the rows as Arrow columns and joins on them: fastest, and used when the
+input fits the memory budget. `SqliteIndex`
 holds them in an on-disk SQLite file whose page cache is capped at `SQLITE_CACHE_KIB`: memory stays
 bounded on dumps larger than RAM, at the price of random reads while joining batch by batch
 (`user_rows`, `parents`: `RedditParser._build_batch`).
@@ -19,11 +19,10 @@ import json
 import sqlite3
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 SQLITE_CACHE_KIB = 262144  # 256 MiB page cache: the only part of the disk index held in memory
-_SKIP = -1  # position of skip_reason in both row shapes
 
 
 class RedditIndex(ABC):
@@ -41,59 +40,6 @@ class RedditIndex(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
-
-
-class MemoryIndex(RedditIndex):
-    def __init__(self) -> None:
-        self.comments: dict[str, tuple] = {}
-        self.submissions: dict[str, tuple] = {}
-        # Activity rows only, set by finish(): author → (comment rows, submission rows). Tuples, not
-        # lists, so that the garbage collector stops tracking them once it has seen them.
-        self.by_author: dict[str, tuple[tuple, tuple]] = {}
-        self.created_range = (0, 0)  # [earliest, latest] created_utc of the activity rows
-
-    def add(self, comments: list[tuple], submissions: list[tuple]) -> None:
-        for table, rows in ((self.comments, comments), (self.submissions, submissions)):
-            setdefault = table.setdefault
-            for row in rows:
-                setdefault(row[0], row)
-
-    def finish(self) -> tuple[int, Counter]:
-        skipped: Counter = Counter()
-        by_author: dict[str, tuple[list, list]] = {}
-        for kind, table in enumerate((self.comments, self.submissions)):
-            for row in table.values():
-                if row[_SKIP]:
-                    skipped[row[_SKIP]] += 1
-                else:
-                    rows = by_author.get(row[1])
-                    if rows is None:
-                        rows = by_author[row[1]] = ([], [])
-                    rows[kind].append(row)
-        self.by_author = {a: (tuple(c), tuple(s)) for a, (c, s) in by_author.items()}
-        stamps = [r[6] for r in self.comments.values() if not r[_SKIP]]
-        stamps += [r[5] for r in self.submissions.values() if not r[_SKIP]]
-        self.created_range = (min(stamps), max(stamps)) if stamps else (0, 0)
-        return len(self.comments) + len(self.submissions), skipped
-
-    def _covers_all(self, since: int, until: int) -> bool:
-        return since <= self.created_range[0] and self.created_range[1] < until
-
-    def user_activities(self, author: str, since: int, until: int) -> tuple[Sequence[tuple], Sequence[tuple]]:
-        """(comment rows, submission rows) of `author` inside [since, until), without the join."""
-        comments, submissions = self.by_author[author]
-        if self._covers_all(since, until):
-            return comments, submissions
-        return (
-            [row for row in comments if since <= row[6] < until],
-            [row for row in submissions if since <= row[5] < until],
-        )
-
-    def activity_counts(self, since: int, until: int) -> Iterator[tuple[str, int]]:
-        for author in self.by_author:
-            comments, submissions = self.user_activities(author, since, until)
-            if comments or submissions:
-                yield author, len(comments) + len(submissions)
 
 
 _SCHEMA = """

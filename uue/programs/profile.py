@@ -8,6 +8,7 @@ from uue.programs.checks import normalized
 from uue.programs.retry import predict_valid
 
 MIN_WORDS, MAX_WORDS = 6, 90
+MAX_CHARS = 240  # about 40 words; the local grammar stops the string here
 
 
 class DescribeUser(dspy.Signature):
@@ -17,7 +18,7 @@ class DescribeUser(dspy.Signature):
 
     items: str = dspy.InputField(desc="the items, oldest first, one per line")
     feedback: str = dspy.InputField(desc="what was wrong with your previous answer (empty at first)")
-    profile: str = dspy.OutputField(desc="two or three sentences")
+    profile: str = dspy.OutputField(desc="two or three sentences", max_length=MAX_CHARS)
 
 
 def profile_problem(profile: str | None, items: str) -> str | None:

@@ -17,11 +17,11 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import dspy
 from dspy.utils.exceptions import LMConfigurationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from uue.errors import ConfigError
 from uue.programs.scripted import SCRIPTED_PREFIX, build_scripted_lm
@@ -180,6 +180,22 @@ class GrammarJSONAdapter(dspy.JSONAdapter):
 
     def user_message_output_requirements(self, signature) -> None:
         return None
+
+    def _prepare_response_format(self, lm, lm_kwargs, signature) -> None:
+        """DSPy builds the schema from the bare annotations; keep the outputs' length limits
+        (`dspy.OutputField(max_length=N)`) so that the grammar closes a long string instead of the
+        model running into `max_tokens` inside it (an unparsable answer, retried in full)."""
+        super()._prepare_response_format(lm, lm_kwargs, signature)
+        limited = {name: f for name, f in signature.output_fields.items() if f.metadata}
+        if not limited or not isinstance(lm_kwargs.get("response_format"), type):
+            return
+        fields = {
+            name: (Annotated[f.annotation, *f.metadata] if name in limited else f.annotation, ...)
+            for name, f in signature.output_fields.items()
+        }
+        lm_kwargs["response_format"] = create_model(
+            "DSPyProgramOutputs", __config__=ConfigDict(extra="forbid"), **fields
+        )
 
 
 def default_adapter(config: TeacherConfig) -> dspy.Adapter:

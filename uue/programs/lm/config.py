@@ -190,7 +190,7 @@ class GrammarJSONAdapter(dspy.JSONAdapter):
         if not limited or not isinstance(lm_kwargs.get("response_format"), type):
             return
         fields = {
-            name: (Annotated[f.annotation, *f.metadata] if name in limited else f.annotation, ...)
+            name: (Annotated[(f.annotation, *f.metadata)] if name in limited else f.annotation, ...)
             for name, f in signature.output_fields.items()
         }
         lm_kwargs["response_format"] = create_model(

@@ -53,7 +53,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--dataset", default="LastFM", help="name in ../shared/data/seqrec (no .txt) or a path"
+        "--dataset", default="LastFM", help="name in ../shared/data/seqrec (no .txt) or a file path"
     )
     parser.add_argument("--model", default="sasrec", help="registered recommender")
     parser.add_argument(
@@ -103,10 +103,10 @@ def _mean_std(values: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    path = Path(args.dataset) if Path(args.dataset).suffix == ".txt" else DATA_DIR / f"{args.dataset}.txt"
+    path = Path(args.dataset) if Path(args.dataset).is_file() else DATA_DIR / f"{args.dataset}.txt"
     dataset = path.stem
     base = _base_config(args, dataset, path)
-    data = load_seqrec(path, max_users=args.max_users)
+    data = load_seqrec(path, max_users=base["data"].get("max_users"))  # the flag or the config
     print(f"{dataset}: {data.describe()}", flush=True)
 
     plain = json.loads(json.dumps(base))

@@ -160,6 +160,35 @@ def _history_order(users: np.ndarray, timestamps: np.ndarray, activity_ids: pa.A
     return order
 
 
+def _activity_lines(comments: pa.Table, submissions: pa.Table) -> pa.Table:
+    """Every comment, then every submission, in the columns an activity needs."""
+    selftext, title = submissions["selftext"], submissions["title"]
+    return pa.concat_tables(
+        [
+            pa.table(
+                {
+                    "activity_id": _fullnames("t1_", comments["id"]),
+                    "thread_id": _fullnames("t3_", comments["link_id"]),
+                    "text": comments["body"],
+                    **{k: comments[k] for k in _SHARED_COLUMNS},
+                }
+            ),
+            pa.table(
+                {
+                    "activity_id": _fullnames("t3_", submissions["id"]),
+                    "thread_id": _fullnames("t3_", submissions["id"]),
+                    "text": pc.if_else(
+                        pc.is_in(selftext, value_set=_DELETED_SELFTEXT),
+                        title,
+                        pc.binary_join_element_wise(title, selftext, pa.scalar("\n\n", _TEXT)),
+                    ),
+                    **{k: submissions[k] for k in _SHARED_COLUMNS},
+                }
+            ),
+        ]
+    ).combine_chunks()
+
+
 class _Join:
     """The selected users' activities in history order, with what each points to: its thread's row
     in the submission table and its parents' rows in the comment table. Which threads and parent
@@ -175,31 +204,7 @@ class _Join:
 
         # Every line as an activity, comments first: rows keep their numbers in the comment table,
         # so each batch takes its activities in one gather, not a selection and then an ordering.
-        selftext, title = submissions["selftext"], submissions["title"]
-        self.lines = pa.concat_tables(
-            [
-                pa.table(
-                    {
-                        "activity_id": _fullnames("t1_", comments["id"]),
-                        "thread_id": _fullnames("t3_", comments["link_id"]),
-                        "text": comments["body"],
-                        **{k: comments[k] for k in _SHARED_COLUMNS},
-                    }
-                ),
-                pa.table(
-                    {
-                        "activity_id": _fullnames("t3_", submissions["id"]),
-                        "thread_id": _fullnames("t3_", submissions["id"]),
-                        "text": pc.if_else(
-                            pc.is_in(selftext, value_set=_DELETED_SELFTEXT),
-                            title,
-                            pc.binary_join_element_wise(title, selftext, pa.scalar("\n\n", _TEXT)),
-                        ),
-                        **{k: submissions[k] for k in _SHARED_COLUMNS},
-                    }
-                ),
-            ]
-        ).combine_chunks()
+        self.lines = _activity_lines(comments, submissions)
         none = np.full(submissions.num_rows, -1, dtype=np.int64)
         self.first_parents = np.concatenate([self.parent_of, none])
         self.thread_rows = np.concatenate([_positions(comments["link_id"], self.submission_ids), none])

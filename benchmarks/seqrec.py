@@ -3,7 +3,7 @@
     python benchmarks/seqrec.py --dataset LastFM --model sasrec --seeds 1 2 3
     python benchmarks/seqrec.py --dataset Beauty --model bert4rec --epochs 60 --seeds 1
     python benchmarks/seqrec.py --dataset LastFM --model sasrec --seeds 1 2 3 \
-        --config configs/seqrec/sasrec_lastfm_distill.yaml --profiles runs/profiles/lastfm_profiles.json
+        --config configs/seqrec/sasrec_lastfm_distill.yaml --profiles runs/profiles-lastfm/profiles.parquet
 
 The base config is configs/seqrec/<model>_<dataset>.yaml when it exists (else the model defaults);
 flags override it. With --profiles, every seed trains a plain and a distilled model (distillation

@@ -345,6 +345,10 @@ class Describe(dspy.Signature):
     profile: str = dspy.OutputField(max_length=40)
 
 
+class DescribeWithFeedback(Describe):
+    feedback: str = dspy.InputField()
+
+
 def test_grammar_adapter_keeps_output_length_limits_in_the_grammar():
     pytest.importorskip("llama_cpp")
     lm, fake = _scripted_lm([('{"profile": "short"}', "stop"), ('{"profile": "short"}', "stop")])
@@ -355,6 +359,23 @@ def test_grammar_adapter_keeps_output_length_limits_in_the_grammar():
         dspy.Predict(Describe)(items="b")
     limited, unlimited = (call["grammar"]._grammar for call in fake.calls)
     assert limited.count("(char") == 40 and "(char" not in unlimited  # at most 40 characters
+
+
+def test_a_prompt_over_the_context_window_fails_the_unit_not_the_run():
+    pytest.importorskip("llama_cpp")
+    from uue.programs.retry import predict_valid
+
+    lm, fake = _scripted_lm()
+
+    def too_long(messages, **kwargs):
+        fake.calls.append(kwargs)
+        raise ValueError("Requested tokens (8262) exceed context window of 8192")
+
+    fake.create_chat_completion = too_long
+    with dspy.context(lm=lm, adapter=default_adapter(TeacherConfig())):
+        done = predict_valid(dspy.Predict(DescribeWithFeedback), {"items": "x"}, lambda p: None, 2)
+    assert (done.prediction, done.failure, done.attempts) == (None, "prompt_too_long", 2)
+    assert len(fake.calls) == 2
 
 
 def test_engine_retries_invalid_json_with_a_new_seed_and_a_warmer_temperature():

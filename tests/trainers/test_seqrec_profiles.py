@@ -12,7 +12,14 @@ from uue.programs import scripted
 from uue.programs.lm import TeacherConfig
 from uue.programs.profile import profile_problem
 from uue.trainers.seqrec.data import load_seqrec
-from uue.trainers.seqrec.profile_job import ProfileJobConfig, item_texts, render_items, write_profiles
+from uue.trainers.seqrec.profile_job import (
+    MAX_ATTRIBUTES,
+    MAX_ITEMS_CHARS,
+    ProfileJobConfig,
+    item_texts,
+    render_items,
+    write_profiles,
+)
 from uue.trainers.seqrec.profiles import load_profiles
 
 
@@ -34,6 +41,19 @@ def test_item_texts_have_titles_and_genres(movielens):
     texts = item_texts(movielens / "ml-100k_u.item")
     assert texts[1] == "Toy Story (1995) (Animation, Children's, Comedy)"
     assert item_texts(movielens / "ml-1m_movies.dat")[1].startswith("Toy Story (1995) (Animation")
+
+
+def test_attribute_items_show_distinct_attributes_and_the_prompt_stays_bounded(movielens):
+    lastfm = movielens.parent / "seqrec" / "LastFM_item2attributes.json"
+    texts = item_texts(lastfm)
+    raw = json.loads(lastfm.read_text())
+    longest = max(raw, key=lambda i: len(raw[i]))  # 625 tags with repeats
+    shown = texts[int(longest)].removeprefix("item with attributes ").split(", ")
+    assert shown == [str(a) for a in dict.fromkeys(raw[longest])][:MAX_ATTRIBUTES]
+    history = np.array([int(longest)] * 200 + [1, 2, 3])
+    rendered = render_items(history, texts, 500)
+    assert len(rendered) <= MAX_ITEMS_CHARS and rendered.endswith(texts[3])  # the most recent kept
+    assert render_items(history, texts, 2).splitlines() == [texts[2], texts[3]]
 
 
 def test_profile_checks():

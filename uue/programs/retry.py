@@ -13,11 +13,18 @@ from typing import Any
 
 import dspy
 from dspy import lm15
-from dspy.utils.exceptions import AdapterParseError
+from dspy.utils.exceptions import AdapterParseError, LMInvalidRequestError, LMTimeoutError
 
-# Failures of one call that another attempt can fix; anything else (auth, unreachable server)
-# stops the run, which the resume store makes cheap to restart.
-RECOVERABLE = (AdapterParseError, lm15.TimeoutError, lm15.ContextLengthError, lm15.InvalidRequestError)
+# Failures of one call that another attempt can fix, or that fail only this unit (a prompt over the
+# context window); anything else (auth, unreachable server) stops the run, which the resume store
+# makes cheap to restart. `dspy.LM` raises its own `LM*` errors; lm15's come from direct engine use.
+RECOVERABLE = (
+    AdapterParseError,
+    LMTimeoutError,
+    LMInvalidRequestError,  # ContextWindowExceededError is one
+    lm15.TimeoutError,
+    lm15.InvalidRequestError,  # ContextLengthError is one
+)
 RETRY_TEMPERATURE = 0.7
 
 
@@ -33,7 +40,9 @@ class Attempted:
 def failure_reason(error: Exception) -> str:
     if isinstance(error, AdapterParseError):
         return "unparsable_output"
-    return f"lm_{type(error).__name__.lower()}"
+    if "context" in type(error).__name__.lower() or "context window" in str(error):
+        return "prompt_too_long"
+    return f"lm_{type(error).__name__.removeprefix('LM').lower()}"
 
 
 def hint_for(reason: str) -> str:

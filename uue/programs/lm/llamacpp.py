@@ -43,6 +43,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from dspy.clients.engines.base import validate_request
+from dspy.lm15 import ContextLengthError as LM15ContextLengthError
 from dspy.lm15 import InvalidRequestError as LM15InvalidRequestError
 from dspy.lm15 import Message, Request, Response, TextPart, Usage, response_to_events
 from dspy.lm15 import ServerError as LM15ServerError
@@ -343,7 +344,8 @@ class LlamaCppEngine:
                     f"llama.cpp generation exceeded timeout_s={s.timeout_s}", provider=PROVIDER
                 ) from None
             except ValueError as error:  # llama_cpp: prompt longer than n_ctx, bad grammar
-                raise LM15InvalidRequestError(str(error), provider=PROVIDER) from error
+                kind = LM15ContextLengthError if "context window" in str(error) else LM15InvalidRequestError
+                raise kind(str(error), provider=PROVIDER) from error
             except RuntimeError as error:  # llama_decode failures
                 raise LM15ServerError(str(error), provider=PROVIDER) from error
             finally:

@@ -30,6 +30,8 @@ from uue.trainers.seqrec.data import load_seqrec
 from uue.trainers.seqrec.profiles import ProfileTable
 
 PROGRESS_FILE = "progress/profiles.jsonl"
+MAX_ATTRIBUTES = 10  # distinct attribute ids shown per item (S3-Rec sets)
+MAX_ITEMS_CHARS = 2400  # about 1,000 tokens of items: the prompt stays far inside the teacher's window
 
 
 class ProfileJobConfig(BaseModel):
@@ -59,7 +61,11 @@ def item_texts(path: Path) -> dict[int, str]:
         raise InputError(str(path), "no such item file")
     if path.suffix == ".json":
         attributes = json.loads(path.read_text())
-        return {int(i): "item with attributes " + ", ".join(map(str, a)) for i, a in attributes.items()}
+        # LastFM lists an artist's tags with repeats, up to 625: the distinct first ones say enough.
+        return {
+            int(i): "item with attributes " + ", ".join(map(str, list(dict.fromkeys(a))[:MAX_ATTRIBUTES]))
+            for i, a in attributes.items()
+        }
     lines = path.read_text(encoding="latin-1").splitlines()
     if "::" in lines[0]:  # ml-1m movies.dat: id::title::genre|genre
         rows = (line.split("::") for line in lines if line.strip())
@@ -78,7 +84,16 @@ def item_texts(path: Path) -> dict[int, str]:
 
 
 def render_items(sequence: np.ndarray, texts: dict[int, str], max_items: int) -> str:
-    return "\n".join(texts.get(int(item), f"item {int(item)}") for item in sequence[-max_items:])
+    """The most recent `max_items` items, one per line, oldest first, as many as fit `MAX_ITEMS_CHARS`."""
+    lines: list[str] = []
+    size = 0
+    for item in sequence[::-1][:max_items]:
+        line = texts.get(int(item), f"item {int(item)}")
+        size += len(line) + 1
+        if lines and size > MAX_ITEMS_CHARS:
+            break
+        lines.append(line[:MAX_ITEMS_CHARS])
+    return "\n".join(reversed(lines))
 
 
 def write_profiles(config: ProfileJobConfig) -> dict:

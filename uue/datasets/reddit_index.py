@@ -2,10 +2,9 @@
 
 Two indexes with one contract for loading and user selection (`RedditIndex`). `MemoryIndex`
 (`reddit_columns.py`) holds the rows as Arrow columns and joins on them: fastest, and used when the
-input fits the memory budget. `SqliteIndex`
-holds them in an on-disk SQLite file whose page cache is capped at `SQLITE_CACHE_KIB`: memory stays
-bounded on dumps larger than RAM, at the price of random reads while joining batch by batch
-(`user_rows`, `parents`: `RedditParser._build_batch`).
+input fits the memory budget. `SqliteIndex` holds them in an on-disk SQLite file whose page cache is
+capped at `SQLITE_CACHE_KIB`: memory stays bounded on dumps larger than RAM, at the price of random
+reads while joining batch by batch (`user_rows`, `parents`: `RedditParser._build_batch`).
 
 Row shapes (tuples, to keep per-line cost low):
   comment    (id, author, body, subreddit, link_id, parent_id, created_utc, file, line, skip_reason)

@@ -13,7 +13,12 @@ from typing import Any
 
 import dspy
 from dspy import lm15
-from dspy.utils.exceptions import AdapterParseError, LMInvalidRequestError, LMTimeoutError
+from dspy.utils.exceptions import (
+    AdapterParseError,
+    ContextWindowExceededError,
+    LMInvalidRequestError,
+    LMTimeoutError,
+)
 
 # Failures of one call that another attempt can fix, or that fail only this unit (a prompt over the
 # context window); anything else (auth, unreachable server) stops the run, which the resume store
@@ -40,7 +45,7 @@ class Attempted:
 def failure_reason(error: Exception) -> str:
     if isinstance(error, AdapterParseError):
         return "unparsable_output"
-    if "context" in type(error).__name__.lower() or "context window" in str(error):
+    if isinstance(error, (ContextWindowExceededError, lm15.ContextLengthError)):
         return "prompt_too_long"
     return f"lm_{type(error).__name__.removeprefix('LM').lower()}"
 

@@ -253,7 +253,6 @@ def run_synth(config: SynthConfig) -> dict[str, Any]:
     if not users:
         raise ConfigError(f"no users with activities in {config.histories}")
     lm = build_lm(config.teacher)
-    # LiteLLM's price lookup prints a provider list for the scripted test model.
     ledger = TokenLedger()
     progress = unit_progress(config.progress)
 

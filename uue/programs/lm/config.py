@@ -186,12 +186,14 @@ class GrammarJSONAdapter(dspy.JSONAdapter):
         (`dspy.OutputField(max_length=N)`) so that the grammar closes a long string instead of the
         model running into `max_tokens` inside it (an unparsable answer, retried in full)."""
         super()._prepare_response_format(lm, lm_kwargs, signature)
-        limited = {name: f for name, f in signature.output_fields.items() if f.metadata}
-        if not limited or not isinstance(lm_kwargs.get("response_format"), type):
+        outputs = signature.output_fields
+        if not any(f.metadata for f in outputs.values()) or not isinstance(
+            lm_kwargs.get("response_format"), type
+        ):
             return
         fields = {
-            name: (Annotated[(f.annotation, *f.metadata)] if name in limited else f.annotation, ...)
-            for name, f in signature.output_fields.items()
+            name: (Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation, ...)
+            for name, f in outputs.items()
         }
         lm_kwargs["response_format"] = create_model(
             "DSPyProgramOutputs", __config__=ConfigDict(extra="forbid"), **fields

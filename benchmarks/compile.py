@@ -2,12 +2,15 @@
 MIPROv2 (auto="light") or GEPA, scored on held-out users' reference segments.
 
 Run: python benchmarks/compile.py [--histories out/demo/histories] [--users 400] [--train 12] [--val 8]
-     [--test 16] [--optimizers bootstrap mipro] [--out /tmp/uue-bench-compile]
+     [--test 16] [--optimizers bootstrap mipro] [--prompt-model local/qwen2.5-coder-1.5b]
+     [--max-metric-calls 60] [--demo-threshold 0.5] [--out /tmp/uue-bench-compile]
 Builds label-free reference cases (pivot's thread = its cluster; see uue/optimizers/references.py)
 with short segments sized for the 0.5B teacher, compiles with each optimizer (`compile_program`,
 tracked in MLflow), then scores every program on the test split: strict F1 (thread), loose F1
-(subreddit) and the label's retrieval of its own thread among 9 other users' (MiniLM, 1/rank).
-Writes OUT/results.json. Slow: several hundred teacher calls; never run beside another LLM job.
+(subreddit), the label's retrieval of its own thread among 9 other users' (MiniLM, 1/rank) and the
+teacher-as-judge score of the label on its predicted cluster. A compile whose program and report
+are already in OUT is reused (rerun to resume). Writes OUT/results.json. Slow: several hundred
+teacher calls; never run beside another LLM job.
 """
 
 from __future__ import annotations
@@ -25,11 +28,22 @@ ensure_offline_defaults()
 import dspy  # noqa: E402
 
 from uue.datasets.histories import iter_histories  # noqa: E402
-from uue.optimizers.compile import CompileConfig, compile_program, evaluate  # noqa: E402
-from uue.optimizers.metrics import ClusterF1, SummaryRetrieval  # noqa: E402
+from uue.optimizers.compile import CompileConfig, compile_program, evaluate, report_path  # noqa: E402
+from uue.optimizers.metrics import ClusterF1, SummaryJudge, SummaryRetrieval  # noqa: E402
 from uue.optimizers.references import Split, build_cases, cluster_examples, split_cases, write_cases  # noqa: E402
 from uue.programs.lm import TeacherConfig, build_lm, default_adapter  # noqa: E402
 from uue.programs.program import load_program  # noqa: E402
+
+
+def compile_summary(report: dict) -> dict:
+    return {
+        "seconds": report["seconds"],
+        "val_before": report["before"],
+        "val_after": report["after"],
+        "llm_generated_calls": report["llm"]["generated_calls"],
+        "metric_calls": report["metric_calls"],
+        "prompt_model": report["prompt_model"],
+    }
 
 
 def main() -> None:
@@ -46,6 +60,9 @@ def main() -> None:
     parser.add_argument("--val", type=int, default=8)
     parser.add_argument("--test", type=int, default=16)
     parser.add_argument("--optimizers", nargs="+", default=["bootstrap", "mipro"])
+    parser.add_argument("--prompt-model", help="proposes (MIPROv2) or reflects (GEPA); default: the teacher")
+    parser.add_argument("--max-metric-calls", type=int, default=60, help="GEPA's budget")
+    parser.add_argument("--demo-threshold", type=float, help="F1 a trace needs to become a demo (default 0.8)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -61,13 +78,17 @@ def main() -> None:
         "f1": ClusterF1("thread"),
         "f1_loose": ClusterF1("community"),
         "retrieval": SummaryRetrieval(splits[Split.test], seed=0),
+        "judge": SummaryJudge(),
     }
 
     programs: dict[str, Path | None] = {"uncompiled": None}
     compiles = {}
     for optimizer in args.optimizers:
         out = args.out / f"cluster-{optimizer}.json"
-        started = time.perf_counter()
+        programs[optimizer] = out
+        if out.exists() and report_path(out).exists():  # finished earlier: reuse
+            compiles[optimizer] = compile_summary(json.loads(report_path(out).read_text()))
+            continue
         report = compile_program(
             CompileConfig(
                 program="cluster",
@@ -79,17 +100,12 @@ def main() -> None:
                 max_train=args.train,
                 max_val=args.val,
                 max_demos=1,
-                max_metric_calls=60 if optimizer == "gepa" else None,
+                demo_threshold=args.demo_threshold,
+                max_metric_calls=args.max_metric_calls if optimizer == "gepa" else None,
+                prompt_model=TeacherConfig(model=args.prompt_model, max_tokens=1024) if args.prompt_model else None,
             )
         )
-        compiles[optimizer] = {
-            "seconds": round(time.perf_counter() - started, 1),
-            "val_before": report["before"],
-            "val_after": report["after"],
-            "llm_generated_calls": report["llm"]["generated_calls"],
-            "metric_calls": report["metric_calls"],
-        }
-        programs[optimizer] = out
+        compiles[optimizer] = compile_summary(report)
 
     lm = build_lm(teacher)  # scripted/ teachers too, for a dry run
     results = {}

@@ -9,6 +9,8 @@ import time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
+from pydantic import BaseModel
+
 import uue
 
 
@@ -35,6 +37,8 @@ def made_by(command: str, settings: object, inputs: list[Path] = ()) -> dict:
 
 
 def _jsonable(value: object) -> object:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
     if is_dataclass(value) and not isinstance(value, type):
         return {k: _jsonable(v) for k, v in asdict(value).items()}
     if isinstance(value, dict):

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from tests.optimizers.conftest import oracle_reply
 from uue.cli import app
 from uue.optimizers import compile as compile_module
-from uue.optimizers.compile import CompileConfig, compile_program, report_path, run_optimizer
+from uue.optimizers.compile import CompileConfig, MetricName, compile_program, report_path, run_optimizer
 from uue.optimizers.metrics import ClusterF1
 from uue.optimizers.references import Split, cluster_examples, split_cases, write_cases
 from uue.programs.lm import TeacherConfig
@@ -84,6 +84,25 @@ def test_bootstrap_returns_a_copy_with_demos_that_round_trips(splits, oracle, tm
         again = predictions(loaded.pivot, val)
     assert again == first
     assert len(oracle.engine.prompts) == calls  # identical prompts: every call came from the cache
+
+
+@pytest.mark.parametrize(("demo_threshold", "bootstrapped"), [(None, 0), (0.0, 2)])
+def test_demo_threshold_decides_which_traces_become_demos(splits, demo_threshold, bootstrapped, tmp_path):
+    """A teacher that clusters the pivot alone scores F1 <= 2/3 on these threads (2+ activities):
+    under the default bar (0.8) no trace becomes a demo; with --demo-threshold 0 every one may."""
+    pivot_alone = scripted_lm(oracle_reply({}), model="scripted/pivot-alone")
+    config = CompileConfig(
+        program="cluster", out=tmp_path / "p.json", trainset=tmp_path, valset=tmp_path, max_demos=2,
+        demo_threshold=demo_threshold,
+    )  # fmt: skip
+    metric = compile_module.make_metric(MetricName.f1, [], seed=0, demo_threshold=config.demo_threshold)
+    train, val = cluster_examples(splits[Split.train][:6]), cluster_examples(splits[Split.val][:2])
+    with dspy.context(lm=pivot_alone, adapter=dspy.JSONAdapter()):
+        compiled = run_optimizer(
+            config, SynthProgram().pivot, train, val, metric, compile_module.CountedMetric(metric),
+            pivot_alone, pivot_alone,
+        )  # fmt: skip
+    assert len(compiled.predict.demos) == bootstrapped
 
 
 def test_compile_writes_program_report_and_mlflow_run(reference_files, oracle, tmp_path, monkeypatch):

@@ -36,6 +36,7 @@ def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, mo
         provenance["made_by"]["command"] == "uue train"
         and provenance["triplets_report"]["kind"] == "dev-triplets"
     )
+    assert provenance["made_by"]["settings"]["base_model"] == "minilm"  # the typed config, as JSON
     assert provenance["split"]["train_users"] > 0 and provenance["split"]["valid_users"] > 0
 
     mlflow.set_tracking_uri(uri)

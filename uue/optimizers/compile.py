@@ -118,6 +118,12 @@ class CompileConfig(BaseModel):
     max_demos: int = Field(
         1, ge=0, description="Bootstrapped demos per predictor (each holds a whole segment: mind n_ctx)"
     )
+    demo_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Score a traced answer needs to become a demo (default: the metric's, e.g. F1 0.8)",
+    )
     max_labeled_demos: int = Field(
         0, ge=0, description="Raw training examples as demos (references lack labels)"
     )
@@ -192,7 +198,16 @@ def make_examples(part: ProgramPart, cases: list[ReferenceCase], seed: int) -> l
     return judge_examples(cases, seed=seed)
 
 
-def make_metric(name: MetricName, val_cases: list[ReferenceCase], seed: int) -> Metric:
+def make_metric(
+    name: MetricName, val_cases: list[ReferenceCase], seed: int, demo_threshold: float | None = None
+) -> Metric:
+    metric = _new_metric(name, val_cases, seed)
+    if demo_threshold is not None:
+        metric.pass_score = demo_threshold
+    return metric
+
+
+def _new_metric(name: MetricName, val_cases: list[ReferenceCase], seed: int) -> Metric:
     if name is MetricName.f1:
         return ClusterF1("thread")
     if name is MetricName.f1_loose:
@@ -361,7 +376,7 @@ def compile_program(config: CompileConfig) -> dict[str, Any]:
     train_cases, val_cases, inputs = reference_sets(config)
     trainset = make_examples(config.program, train_cases, config.seed)[: config.max_train]
     valset = make_examples(config.program, val_cases, config.seed)[: config.max_val]
-    metric = make_metric(config.metric_name, val_cases, config.seed)
+    metric = make_metric(config.metric_name, val_cases, config.seed, config.demo_threshold)
     base = load_program(config.base, config.attempts)
     attribute = PART_ATTRIBUTE[config.program]
     student = getattr(base, attribute)
@@ -402,7 +417,7 @@ def compile_program(config: CompileConfig) -> dict[str, Any]:
             "seconds": round(time.perf_counter() - started, 2),
             "made_by": made_by(
                 "uue compile",
-                config.model_dump(mode="json"),
+                config,
                 [*inputs, *([config.base] if config.base else [])],
             ),
         }

@@ -349,9 +349,7 @@ def build_report(
         "evaluated_prompt_tokens_per_positive": round(evaluated / max(1, len(all_positives)), 1),
         "seconds": round(seconds, 2),
         "dataset": str(config.out / "triplets"),
-        "made_by": made_by(
-            "uue synth", config.model_dump(mode="json"), [config.program] if config.program else []
-        ),
+        "made_by": made_by("uue synth", config, [config.program] if config.program else []),
     }
 
 

@@ -149,7 +149,7 @@ def write_profiles(config: ProfileJobConfig) -> dict:
         "profiles_path": str(config.out / "profiles.parquet"),
         "made_by": made_by(
             "uue seqrec profiles",
-            config.model_dump(mode="json"),
+            config,
             [p for p in (config.data, config.items) if p],
         ),
     }

@@ -105,6 +105,38 @@ def test_demo_threshold_decides_which_traces_become_demos(splits, demo_threshold
     assert len(compiled.predict.demos) == bootstrapped
 
 
+@pytest.mark.parametrize("optimizer", ["random-search", "mipro"])
+def test_search_optimizers_run_on_the_reference_sets(splits, optimizer, tmp_path):
+    """BootstrapFewShotWithRandomSearch and MIPROv2 (instructions proposed by the prompt model, chosen
+    with optuna) run end to end and return a compiled copy; the oracle is right on train segments."""
+    known = {c.segment.text.strip(): list(c.thread) for c in splits[Split.train]}
+    answer_cluster = oracle_reply(known)
+
+    def reply(prompt: str, fields: list[str]) -> str:  # MIPROv2's proposer asks for free text too
+        if {"related", "ranking", "faithfulness"} & set(fields):
+            return answer_cluster(prompt, fields)
+        return json.dumps({field: "Cluster the activities of the pivot's thread." for field in fields})
+
+    lm = scripted_lm(reply, model=f"scripted/{optimizer}")
+    config = CompileConfig(
+        program="cluster", optimizer=optimizer, out=tmp_path / "p.json", trainset=tmp_path, valset=tmp_path,
+        auto=None, num_candidates=2, max_demos=1,
+    )  # fmt: skip
+    metric = ClusterF1()
+    student = SynthProgram().pivot
+    train, val = cluster_examples(splits[Split.train][:6]), cluster_examples(splits[Split.val][:4])
+    counted = compile_module.CountedMetric(metric)
+    with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
+        compiled = run_optimizer(config, student, train, val, metric, counted, lm, lm)
+    assert compiled is not student and counted.calls > len(val)  # candidates were scored on the valset
+    if optimizer == "random-search":  # zero-shot, labelled-only, unshuffled + one per candidate seed
+        assert len(compiled.candidate_programs) == 3 + config.num_candidates
+    else:
+        assert counted.calls >= len(val) * (1 + 2 * config.num_candidates)  # baseline + num_trials on the valset
+        proposed = "Cluster the activities of the pivot's thread."
+        assert compiled.predict.signature.instructions in {student.predict.signature.instructions, proposed}
+
+
 def test_compile_writes_program_report_and_mlflow_run(reference_files, oracle, tmp_path, monkeypatch):
     monkeypatch.setattr(compile_module, "build_lm", lambda config: oracle)
     out = tmp_path / "compiled" / "cluster.json"

@@ -8,12 +8,18 @@
 The base config is configs/seqrec/<model>_<dataset>.yaml when it exists (else the model defaults);
 flags override it. With --profiles, every seed trains a plain and a distilled model (distillation
 settings from the config's `distillation` section, or the defaults) and the table compares them
-(full ranking first). Prints a table; --json-out also writes every run's metrics.
+(full ranking first); --shuffled-control adds a third model trained on the same vectors dealt to
+other users. Every number comes with a 95% bootstrap interval over the test users (per-user values
+averaged over seeds); distilled vs plain is also compared user by user (paired), on all users and
+on the users that have a profile. Prints tables; --json-out also writes every run's metrics and
+per-user ranks, after each run: rerunning the command reuses the runs whose config is unchanged
+(so the plain runs can be trained before the profiles exist, with the same --json-out).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import statistics
@@ -22,8 +28,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from uue.eval.metrics import bootstrap_ci
+from uue.eval.seqrec import per_user_metrics
 from uue.trainers.seqrec import load_seqrec, train_seqrec
 from uue.trainers.seqrec.config import config_from_dict
+from uue.trainers.seqrec.profiles import load_profiles
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared" / "data" / "seqrec"
@@ -67,6 +78,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--protocols", nargs="+", help="default: full + the dataset's published protocol(s)")
     parser.add_argument("--profiles", type=Path, help="{user_id: vector} file: compare distilled vs plain")
     parser.add_argument("--fine-tune-epoch", type=int, help="distilled runs: first epoch with L_rec only")
+    parser.add_argument(
+        "--shuffled-control",
+        action="store_true",
+        help="with --profiles: also train on the profile vectors dealt to other users (seed 0)",
+    )
     parser.add_argument("--no-mlflow", action="store_true", help="do not track the runs")
     parser.add_argument("--json-out", type=Path)
     return parser.parse_args(argv)
@@ -100,6 +116,93 @@ def _mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
+def _interval(values: np.ndarray) -> str:
+    estimate = bootstrap_ci(values)
+    return f"{estimate.mean:.4f} [{estimate.ci_low:.4f}, {estimate.ci_high:.4f}]"
+
+
+def _per_user(runs: list[dict[str, Any]], variant: str, protocol: str, metric: str) -> np.ndarray:
+    """Each test user's `metric`, averaged over the variant's seeds -> [U]."""
+    chosen = [r for r in runs if r["variant"] == variant]
+    return np.mean([per_user_metrics(r["ranks"][protocol])[metric] for r in chosen], axis=0)
+
+
+def _run_key(raw: dict[str, Any]) -> str:
+    """Fingerprint of a run's full config and of its profile file's bytes (rewritten profiles: new key)."""
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode())
+    profiles = raw.get("distillation", {})
+    if profiles.get("enabled"):
+        digest.update(Path(profiles["profiles_path"]).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _variants(base: dict[str, Any], args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """plain, and with --profiles the distilled model (and the shuffled control) on the same config."""
+    plain = json.loads(json.dumps(base))
+    plain.setdefault("distillation", {})["enabled"] = False  # a distillation config's plain twin
+    variants = {"plain": plain}
+    if args.profiles is None:
+        return variants
+    profile_files = {"distilled": args.profiles}
+    if args.shuffled_control:
+        shuffled = args.profiles.with_name(f"{args.profiles.stem}-shuffled.parquet")
+        load_profiles(args.profiles).shuffled(seed=0).save(shuffled)
+        profile_files["shuffled"] = shuffled
+    for variant, path in profile_files.items():
+        distilled = json.loads(json.dumps(base))
+        distilled.setdefault("distillation", {}).update(enabled=True, profiles_path=str(path))
+        if args.fine_tune_epoch is not None:
+            distilled["distillation"]["fine_tune_epoch"] = args.fine_tune_epoch
+        variants[variant] = distilled
+    return variants
+
+
+def _print_reproduction(runs, variants, protocols, dataset: str, model: str) -> None:
+    print(
+        "| variant | protocol | HR@10 | NDCG@10 | NDCG@10, 95% CI over users | published HR@10 / NDCG@10 "
+        "| NDCG@10 vs published | published inside CI |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for variant in variants:
+        chosen = [r for r in runs if r["variant"] == variant]
+        for protocol in protocols:
+            hr = [r["test"][protocol]["HR@10"] for r in chosen]
+            ndcg = [r["test"][protocol]["NDCG@10"] for r in chosen]
+            estimate = bootstrap_ci(_per_user(runs, variant, protocol, "NDCG@10"))
+            published = PUBLISHED.get((dataset, model, protocol))
+            ref = gap = inside = "-"
+            if published:
+                ref = f"{published[0]:.4f} / {published[1]:.4f}"
+                gap = f"{100 * (statistics.mean(ndcg) / published[1] - 1):+.1f}%"
+                inside = "yes" if estimate.ci_low <= published[1] <= estimate.ci_high else "no"
+            print(
+                f"| {variant} | {protocol} | {_mean_std(hr)} | {_mean_std(ndcg)} "
+                f"| [{estimate.ci_low:.4f}, {estimate.ci_high:.4f}] | {ref} | {gap} | {inside} |"
+            )
+
+
+def _print_distillation(runs, variants, has_profile: np.ndarray) -> None:
+    """Full ranking, each variant vs plain on the same users: per-user differences, seeds averaged."""
+    subsets = {"all users": np.ones_like(has_profile)}
+    if not has_profile.all():
+        subsets["users with a profile"] = has_profile
+    print("| users | variant | HR@10 | NDCG@10 | ΔHR@10 vs plain | ΔNDCG@10 vs plain |")
+    print("|---|---|---|---|---|---|")
+    for subset, mask in subsets.items():
+        plain = {m: _per_user(runs, "plain", "full", m)[mask] for m in ("HR@10", "NDCG@10")}
+        for variant in variants:
+            values = {m: _per_user(runs, variant, "full", m)[mask] for m in ("HR@10", "NDCG@10")}
+            deltas = (
+                ["-", "-"]
+                if variant == "plain"
+                else [_interval(values[m] - plain[m]) for m in ("HR@10", "NDCG@10")]
+            )
+            print(
+                f"| {subset} ({int(mask.sum())}) | {variant} | {_interval(values['HR@10'])} "
+                f"| {_interval(values['NDCG@10'])} | {deltas[0]} | {deltas[1]} |"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -108,40 +211,37 @@ def main(argv: list[str] | None = None) -> int:
     base = _base_config(args, dataset, path)
     data = load_seqrec(path, max_users=base["data"].get("max_users"))  # the flag or the config
     print(f"{dataset}: {data.describe()}", flush=True)
+    variants = _variants(base, args)
 
-    plain = json.loads(json.dumps(base))
-    plain.setdefault("distillation", {})["enabled"] = False  # a distillation config's plain twin
-    variants = {"plain": plain}
-    if args.profiles is not None:
-        distilled = json.loads(json.dumps(base))
-        distilled.setdefault("distillation", {}).update(enabled=True, profiles_path=str(args.profiles))
-        if args.fine_tune_epoch is not None:
-            distilled["distillation"]["fine_tune_epoch"] = args.fine_tune_epoch
-        variants["distilled"] = distilled
-
+    done = json.loads(args.json_out.read_text())["runs"] if args.json_out and args.json_out.is_file() else []
     runs: list[dict[str, Any]] = []
     for seed in args.seeds:
         for variant, raw in variants.items():
-            config = config_from_dict(
-                raw
-                | {
-                    "seed": seed,
-                    "tracking": raw["tracking"] | {"run_name": f"{args.model}-{variant}-s{seed}"},
-                }
-            )
+            raw = raw | {
+                "seed": seed,
+                "tracking": raw["tracking"] | {"run_name": f"{args.model}-{variant}-s{seed}"},
+            }
+            key = _run_key(raw)
+            previous = [r for r in done if r.get("config_key") == key and r["variant"] == variant]
+            if previous:
+                runs.append(previous[0])
+                print(f"[{variant} seed={seed}] reused from {args.json_out}", flush=True)
+                continue
             start = time.perf_counter()
-            result = train_seqrec(config, data=data)
+            result = train_seqrec(config_from_dict(raw), data=data)
             wall = time.perf_counter() - start
             runs.append(
                 {
                     "variant": variant,
                     "seed": seed,
+                    "config_key": key,
                     "wall_seconds": wall,
                     "samples_per_second": result.samples_per_second,
                     "best_epoch": result.best_epoch,
                     "epochs_run": result.epochs_run,
                     "test": result.test_metrics,
                     "run_id": result.run_id,
+                    "ranks": {p: r.tolist() for p, r in result.test_ranks.items()},
                 }
             )
             print(
@@ -150,31 +250,29 @@ def main(argv: list[str] | None = None) -> int:
                 f"{result.test_metrics['full']['NDCG@10']:.4f}",
                 flush=True,
             )
+            if args.json_out:  # after every run, so an interrupted benchmark resumes
+                fresh = {run["config_key"] for run in runs}
+                kept = [run for run in done if run.get("config_key") not in fresh]
+                payload = {"dataset": dataset, "model": args.model, "runs": kept + runs}
+                args.json_out.write_text(json.dumps(payload))
 
     print()
     print(f"{dataset} / {args.model}, seeds {args.seeds}, test split, mean ± std over seeds")
-    header = "| variant | protocol | HR@10 | NDCG@10 | published HR@10 / NDCG@10 | NDCG@10 vs published |"
-    print(header)
-    print("|---|---|---|---|---|---|")
-    for variant in variants:
-        chosen = [r for r in runs if r["variant"] == variant]
-        for protocol in base["eval"]["protocols"]:
-            hr = [r["test"][protocol]["HR@10"] for r in chosen]
-            ndcg = [r["test"][protocol]["NDCG@10"] for r in chosen]
-            published = PUBLISHED.get((dataset, args.model, protocol))
-            ref = f"{published[0]:.4f} / {published[1]:.4f}" if published else "-"
-            gap = f"{100 * (statistics.mean(ndcg) / published[1] - 1):+.1f}%" if published else "-"
-            print(f"| {variant} | {protocol} | {_mean_std(hr)} | {_mean_std(ndcg)} | {ref} | {gap} |")
+    _print_reproduction(runs, variants, base["eval"]["protocols"], dataset, args.model)
+    if args.profiles is not None:
+        test_users = np.array(data.user_ids)[data.split("test").user_index]
+        has_profile = np.isin(test_users, load_profiles(args.profiles).user_ids)
+        print()
+        print(
+            "Distillation, full ranking, mean [95% CI] over test users (each user's value averaged over seeds)"
+        )
+        _print_distillation(runs, variants, has_profile)
     for variant in variants:
         chosen = [r for r in runs if r["variant"] == variant]
         print(
             f"{variant}: wall {_mean_std([r['wall_seconds'] for r in chosen])} s per run, "
             f"{_mean_std([r['samples_per_second'] for r in chosen])} training samples/s, "
             f"best epochs {[r['best_epoch'] for r in chosen]}, epochs run {[r['epochs_run'] for r in chosen]}"
-        )
-    if args.json_out:
-        args.json_out.write_text(
-            json.dumps({"dataset": dataset, "model": args.model, "runs": runs}, indent=2)
         )
     return 0
 

@@ -17,6 +17,7 @@ from uue.eval.seqrec import (
     full_ranks,
     metrics_from_ranks,
     parse_protocol,
+    per_user_metrics,
     sample_negatives,
     sampled_ranks,
 )
@@ -37,6 +38,13 @@ def test_metrics_from_ranks_by_hand() -> None:
     )
     assert metrics["Recall@20"] == metrics["HR@20"]
     assert metrics["MRR"] == pytest.approx((1 + 1 / 2 + 1 / 5 + 1 / 11 + 1 / 26) / 5)
+
+
+def test_per_user_metrics_by_hand() -> None:
+    values = per_user_metrics(np.array([0, 3, 12]), ks=(10,))
+    assert values["HR@10"].tolist() == [1.0, 1.0, 0.0]
+    assert values["NDCG@10"] == pytest.approx([1.0, 1 / math.log2(5), 0.0])
+    assert values["MRR"] == pytest.approx([1.0, 1 / 4, 1 / 13])
 
 
 def test_full_ranks_mask_history_and_padding() -> None:

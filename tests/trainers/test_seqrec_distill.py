@@ -129,6 +129,15 @@ def test_profiles_json_and_parquet_roundtrip(tmp_path: Path) -> None:
     assert vectors[0].tolist() == [8, 9, 10, 11] and vectors[1].tolist() == [0, 0, 0, 0]
 
 
+def test_shuffled_profiles_deal_the_same_vectors_to_other_users() -> None:
+    table = ProfileTable([str(i) for i in range(50)], np.arange(50, dtype=np.float32)[:, None] * np.ones(3))
+    shuffled = table.shuffled(seed=0)
+    assert shuffled.user_ids == table.user_ids
+    assert sorted(shuffled.vectors[:, 0].tolist()) == table.vectors[:, 0].tolist()  # same vectors
+    assert (shuffled.vectors[:, 0] != table.vectors[:, 0]).mean() > 0.9  # mostly someone else's
+    assert np.array_equal(table.shuffled(seed=0).vectors, shuffled.vectors)  # reproducible
+
+
 def test_profile_file_errors(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"u1": [1.0, 2.0], "u2": [1.0]}))

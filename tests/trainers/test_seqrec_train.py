@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from uue.eval.seqrec import metrics_from_ranks
 from uue.trainers.seqrec import load_seqrec, train_seqrec
 from uue.trainers.seqrec.config import config_from_dict
 from uue.trainers.seqrec.layers import SeqRecommender
@@ -36,6 +37,9 @@ def test_one_epoch_makes_a_model_and_an_mlflow_run(tmp_path: Path) -> None:
     assert result.epochs_run == 1 and result.best_epoch == 1
     assert set(result.test_metrics) == {"full", "random99", "popular100"}
     assert 0.0 <= result.test_metrics["full"]["NDCG@10"] <= result.test_metrics["full"]["HR@10"] <= 1.0
+    # per-user ranks behind the means, for intervals and paired comparisons over the same users
+    assert {p: len(r) for p, r in result.test_ranks.items()} == {p: 60 for p in result.test_metrics}
+    assert metrics_from_ranks(result.test_ranks["full"]) == pytest.approx(result.test_metrics["full"])
     assert result.samples_per_second > 0
 
     run = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_run(result.run_id)

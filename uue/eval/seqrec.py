@@ -65,17 +65,22 @@ def parse_protocol(text: str | Protocol) -> Protocol:
     return Protocol(ProtocolKind(match.group(2)), int(match.group(3)))
 
 
-def metrics_from_ranks(ranks: np.ndarray, ks: Sequence[int] = DEFAULT_KS) -> dict[str, float]:
-    """0-based ranks of the target, one per user -> mean HR@K, NDCG@K, Recall@K and MRR."""
+def per_user_metrics(ranks: np.ndarray, ks: Sequence[int] = DEFAULT_KS) -> dict[str, np.ndarray]:
+    """0-based ranks of the target, one per user -> each user's HR@K, NDCG@K, Recall@K and MRR [U]."""
     ranks = np.asarray(ranks, dtype=np.float64)
-    metrics: dict[str, float] = {}
+    values: dict[str, np.ndarray] = {}
     for k in ks:
         hit = ranks < k
-        metrics[f"HR@{k}"] = float(hit.mean())
-        metrics[f"NDCG@{k}"] = float(np.where(hit, 1.0 / np.log2(ranks + 2.0), 0.0).mean())
-        metrics[f"Recall@{k}"] = metrics[f"HR@{k}"]  # one relevant item per user
-    metrics["MRR"] = float((1.0 / (ranks + 1.0)).mean())
-    return metrics
+        values[f"HR@{k}"] = hit.astype(np.float64)
+        values[f"NDCG@{k}"] = np.where(hit, 1.0 / np.log2(ranks + 2.0), 0.0)
+        values[f"Recall@{k}"] = values[f"HR@{k}"]  # one relevant item per user
+    values["MRR"] = 1.0 / (ranks + 1.0)
+    return values
+
+
+def metrics_from_ranks(ranks: np.ndarray, ks: Sequence[int] = DEFAULT_KS) -> dict[str, float]:
+    """0-based ranks of the target, one per user -> mean HR@K, NDCG@K, Recall@K and MRR."""
+    return {name: float(v.mean()) for name, v in per_user_metrics(ranks, ks).items()}
 
 
 def full_ranks(scores: torch.Tensor, targets: torch.Tensor, histories: Sequence[np.ndarray]) -> torch.Tensor:

@@ -37,6 +37,12 @@ class ProfileTable:
         vectors[has_profile] = self.vectors[rows[has_profile]]
         return torch.from_numpy(vectors), torch.from_numpy(has_profile)
 
+    def shuffled(self, seed: int) -> ProfileTable:
+        """The same vectors dealt to the same users at random: a control that keeps the vectors'
+        distribution and drops which user wrote what."""
+        order = np.random.default_rng(seed).permutation(len(self.user_ids))
+        return ProfileTable(user_ids=self.user_ids, vectors=self.vectors[order])
+
     def save(self, path: str | Path) -> None:
         """JSON or Parquet by suffix (`uue seqrec profiles` writes Parquet)."""
         path = Path(path)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from uue.errors import ConfigError
-from uue.eval.seqrec import SeqRecEvaluator
+from uue.eval.seqrec import SeqRecEvaluator, metrics_from_ranks
 from uue.trainers.seqrec.config import SeqRecConfig
 from uue.trainers.seqrec.data import NegativeSampler, SeqRecData, Split, TrainLoader, load_seqrec
 from uue.trainers.seqrec.distill import ProfileDistillationLoss
@@ -49,6 +49,9 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     distillation: ProfileDistillationLoss | None = None
     run_id: str | None = None
+    # protocol name -> 0-based rank of each test user's target (rows of data.split("test")), for
+    # confidence intervals and paired comparisons over the same users
+    test_ranks: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def mlflow_key(name: str) -> str:
@@ -239,7 +242,8 @@ def train_seqrec(config: SeqRecConfig, data: SeqRecData | None = None) -> TrainR
                 break
 
         model.load_state_dict(best["state"])
-        test_metrics = {evaluator.protocol.name: evaluator(model) for evaluator in tests}
+        test_ranks = {evaluator.protocol.name: evaluator.ranks(model) for evaluator in tests}
+        test_metrics = {name: metrics_from_ranks(ranks, ev.ks) for name, ranks in test_ranks.items()}
         samples_per_second = samples_seen / train_seconds if train_seconds else 0.0
         final = {f"test.{p}.{k}": v for p, m in test_metrics.items() for k, v in m.items()}
         final |= {f"best_valid.full.{k}": v for k, v in best["metrics"].items()}
@@ -263,6 +267,7 @@ def train_seqrec(config: SeqRecConfig, data: SeqRecData | None = None) -> TrainR
         history=history,
         distillation=distill.loss if distill is not None else None,
         run_id=tracker.run_id,
+        test_ranks=test_ranks,
     )
 
 

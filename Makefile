@@ -34,6 +34,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check uue tests benchmarks
+	$(BIN)/ruff format --check uue tests benchmarks
 	$(BIN)/python -m pytest
 
 test-fast: install

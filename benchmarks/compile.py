@@ -62,7 +62,9 @@ def main() -> None:
     parser.add_argument("--optimizers", nargs="+", default=["bootstrap", "mipro"])
     parser.add_argument("--prompt-model", help="proposes (MIPROv2) or reflects (GEPA); default: the teacher")
     parser.add_argument("--max-metric-calls", type=int, default=60, help="GEPA's budget")
-    parser.add_argument("--demo-threshold", type=float, help="F1 a trace needs to become a demo (default 0.8)")
+    parser.add_argument(
+        "--demo-threshold", type=float, help="F1 a trace needs to become a demo (default 0.8)"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -102,7 +104,9 @@ def main() -> None:
                 max_demos=1,
                 demo_threshold=args.demo_threshold,
                 max_metric_calls=args.max_metric_calls if optimizer == "gepa" else None,
-                prompt_model=TeacherConfig(model=args.prompt_model, max_tokens=1024) if args.prompt_model else None,
+                prompt_model=TeacherConfig(model=args.prompt_model, max_tokens=1024)
+                if args.prompt_model
+                else None,
             )
         )
         compiles[optimizer] = compile_summary(report)

@@ -24,7 +24,9 @@ REDDIT_DIR = SHARED_DATA / "reddit-college"
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.fail(f"the shared real data is missing: expected {SHARED_DATA} (../shared/data beside the repo)")
+        pytest.fail(
+            f"the shared real data is missing: expected {SHARED_DATA} (../shared/data beside the repo)"
+        )
     return SHARED_DATA
 
 

@@ -29,7 +29,9 @@ def uue() -> None:
 
 
 # The teacher options, the same in every command that calls the teacher.
-TeacherOption = Annotated[str, typer.Option(help="LiteLLM model string, or local/<name> for the offline default")]
+TeacherOption = Annotated[
+    str, typer.Option(help="LiteLLM model string, or local/<name> for the offline default")
+]
 ApiBaseOption = Annotated[str | None, typer.Option(help="Server URL of a hosted teacher (OpenAI-compatible)")]
 
 
@@ -60,9 +62,16 @@ def one_line_errors(command):
 
 def _bytes_progress(files: list[Path]) -> tuple[Progress, callable]:
     progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=console
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
     )
-    tasks = {path: progress.add_task(path.name, total=path.stat().st_size if path.is_file() else None) for path in files}
+    tasks = {
+        path: progress.add_task(path.name, total=path.stat().st_size if path.is_file() else None)
+        for path in files
+    }
     return progress, lambda path, done: progress.update(tasks[path], completed=done)
 
 
@@ -76,11 +85,19 @@ def ingest(
     submissions: Annotated[list[Path] | None, typer.Option(help="Reddit submission dumps (RS_*)")] = None,
     min_activities: Annotated[int, typer.Option(help="Leave out users with fewer activities")] = 1,
     max_users: Annotated[int | None, typer.Option(help="Keep only the N most active users")] = None,
-    since: Annotated[str | None, typer.Option(help="Only activities from this date (YYYY-MM-DD, UTC)")] = None,
-    until: Annotated[str | None, typer.Option(help="Only activities before this date (YYYY-MM-DD, UTC)")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only activities from this date (YYYY-MM-DD, UTC)")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only activities before this date (YYYY-MM-DD, UTC)")
+    ] = None,
     max_parent_depth: Annotated[int, typer.Option(help="Parent comments kept per activity")] = 8,
-    bots: Annotated[str | None, typer.Option(help="Comma-separated bot accounts (replaces the default list)")] = None,
-    index: Annotated[str, typer.Option(help="Join index: auto | memory | disk (bounded RAM for huge dumps)")] = "auto",
+    bots: Annotated[
+        str | None, typer.Option(help="Comma-separated bot accounts (replaces the default list)")
+    ] = None,
+    index: Annotated[
+        str, typer.Option(help="Join index: auto | memory | disk (bounded RAM for huge dumps)")
+    ] = "auto",
 ) -> None:
     """Parse raw platform dumps into per-user, time-ordered histories (a Hugging Face dataset)."""
     from uue.datasets.ingest import ingest as run_ingest
@@ -104,7 +121,9 @@ def ingest(
     for problem in tally.problems:
         console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False, soft_wrap=True)
     if tally.problem_count > len(tally.problems):
-        console.print(f"[yellow]... and {tally.problem_count - len(tally.problems)} more, see {tally.quarantine_path}")
+        console.print(
+            f"[yellow]... and {tally.problem_count - len(tally.problems)} more, see {tally.quarantine_path}"
+        )
     summary = tally.as_dict()
     console.print(
         f"[green]wrote[/green] {summary['users_written']:,} users, {summary['records_written']:,} activities "
@@ -118,14 +137,28 @@ def ingest(
 @one_line_errors
 def bench(
     triplets: Annotated[Path, typer.Option(help="Directory written by `uue synth`")],
-    model: Annotated[list[str], typer.Option(help="bm25 | minilm | litellm:<model> | model folder; repeat")] = ["bm25", "minilm"],  # noqa: B006
+    model: Annotated[
+        list[str], typer.Option(help="bm25 | minilm | litellm:<model> | model folder; repeat")
+    ] = ["bm25", "minilm"],  # noqa: B006
     distractors: Annotated[int, typer.Option(help="Other users' positives added to each query")] = 9,
-    red_flag: Annotated[float, typer.Option(help="Best-baseline Recall@1 at or above this is a red flag")] = 0.8,
+    red_flag: Annotated[
+        float, typer.Option(help="Best-baseline Recall@1 at or above this is a red flag")
+    ] = 0.8,
     max_triplets: Annotated[int | None, typer.Option(help="Use only the first N triplets")] = None,
-    held_out: Annotated[bool, typer.Option("--held-out", help="Bench only held-out users' triplets (the --valid-fraction split of `uue train`)")] = False,
-    task: Annotated[list[str] | None, typer.Option(help="Also run: reid | interests | next-subreddit")] = None,
+    held_out: Annotated[
+        bool,
+        typer.Option(
+            "--held-out",
+            help="Bench only held-out users' triplets (the --valid-fraction split of `uue train`)",
+        ),
+    ] = False,
+    task: Annotated[
+        list[str] | None, typer.Option(help="Also run: reid | interests | next-subreddit")
+    ] = None,
     histories: Annotated[Path | None, typer.Option(help="Histories for --task (from `uue ingest`)")] = None,
-    valid_fraction: Annotated[float, typer.Option(help="Held-out user share (same split as `uue train`)")] = 0.1,
+    valid_fraction: Annotated[
+        float, typer.Option(help="Held-out user share (same split as `uue train`)")
+    ] = 0.1,
     max_users: Annotated[int, typer.Option(help="At most N held-out users for --task")] = 500,
     seed: Annotated[int, typer.Option(help="Distractor and bootstrap seed")] = 0,
     out: Annotated[Path | None, typer.Option(help="Directory for report.json (default: --triplets)")] = None,
@@ -138,7 +171,16 @@ def bench(
     from uue.eval.report import bench_table, comparison_table, task_table, verdict_lines, write_report
     from uue.eval.tasks import Task, TaskConfig, run_tasks
 
-    config = BenchConfig(triplets=triplets, models=model, distractors=distractors, red_flag_recall_at_1=red_flag, max_triplets=max_triplets, seed=seed, out=out, valid_fraction=valid_fraction if held_out else None)
+    config = BenchConfig(
+        triplets=triplets,
+        models=model,
+        distractors=distractors,
+        red_flag_recall_at_1=red_flag,
+        max_triplets=max_triplets,
+        seed=seed,
+        out=out,
+        valid_fraction=valid_fraction if held_out else None,
+    )
     if task and histories is None:
         raise UueError("--task needs --histories")
     embedders = {spec: make_embedder(spec) for spec in dict.fromkeys(model)}
@@ -146,9 +188,17 @@ def bench(
     stdout = StdoutConsole()
     stdout.print(bench_table(report))
     if task:
-        task_config = TaskConfig(histories=histories, triplets=triplets, valid_fraction=valid_fraction, max_users=max_users, seed=seed)
+        task_config = TaskConfig(
+            histories=histories,
+            triplets=triplets,
+            valid_fraction=valid_fraction,
+            max_users=max_users,
+            seed=seed,
+        )
         trained = [spec for spec in embedders if not is_baseline(spec)]
-        report["tasks"] = run_tasks([Task(t) for t in task], embedders, task_config, load_triplets(triplets), trained)
+        report["tasks"] = run_tasks(
+            [Task(t) for t in task], embedders, task_config, load_triplets(triplets), trained
+        )
         stdout.print(task_table(report["tasks"]["results"]))
     if report["comparisons"] or report.get("tasks", {}).get("comparisons"):
         stdout.print(comparison_table(report))
@@ -185,8 +235,27 @@ def train(
     try:
         dims = [int(d) for d in matryoshka_dims.split(",") if d.strip()]
     except ValueError:
-        raise ConfigError(f"--matryoshka-dims: expected integers like 32,64,384, got {matryoshka_dims!r}") from None
-    config = TrainConfig(triplets=triplets, out=out, base_model=base_model, epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate, loss=loss, matryoshka_dims=dims, lora=lora, max_seq_length=max_seq_length, valid_fraction=valid_fraction, eval_steps=eval_steps, resume=resume, max_samples=max_samples, experiment=experiment)
+        raise ConfigError(
+            f"--matryoshka-dims: expected integers like 32,64,384, got {matryoshka_dims!r}"
+        ) from None
+    config = TrainConfig(
+        triplets=triplets,
+        out=out,
+        base_model=base_model,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        loss=loss,
+        matryoshka_dims=dims,
+        lora=lora,
+        max_seq_length=max_seq_length,
+        valid_fraction=valid_fraction,
+        eval_steps=eval_steps,
+        resume=resume,
+        max_samples=max_samples,
+        experiment=experiment,
+    )
     result = run_train(config)
     console.print(f"[green]saved[/green] {out} (MLflow run {result['run_id']} at {config.tracking_uri})")
     for name, value in sorted(result["metrics"].items()):
@@ -207,7 +276,9 @@ def embed(
     from uue.eval.user_vectors import Pooling
 
     stats = embed_users(make_embedder(model), model, histories, out, Pooling(pooling))
-    console.print(f"[green]wrote[/green] {stats.users} users to {out}: {stats.embedded} embedded, {stats.reused} unchanged")
+    console.print(
+        f"[green]wrote[/green] {stats.users} users to {out}: {stats.embedded} embedded, {stats.reused} unchanged"
+    )
 
 
 @app.command()
@@ -228,7 +299,9 @@ def similar(
 @one_line_errors
 def synth(
     histories: Annotated[Path, typer.Option(help="Directory written by `uue ingest`")],
-    out: Annotated[Path, typer.Option(help="Output: triplets/, report.json, progress/ (resume), dspy_cache/")],
+    out: Annotated[
+        Path, typer.Option(help="Output: triplets/, report.json, progress/ (resume), dspy_cache/")
+    ],
     teacher: TeacherOption = DEFAULT_TEACHER,
     api_base: ApiBaseOption = None,
     max_tokens: Annotated[int, typer.Option(help="Maximum generated tokens per teacher call")] = 256,
@@ -286,24 +359,39 @@ def merge_triplets_command(
 @one_line_errors
 def compile_command(
     program: Annotated[str, typer.Option(help="cluster | rerank | judge: the teacher module to compile")],
-    out: Annotated[Path, typer.Option(help="Compiled SynthProgram (DSPy save JSON); FILE.report.json beside it")],
+    out: Annotated[
+        Path, typer.Option(help="Compiled SynthProgram (DSPy save JSON); FILE.report.json beside it")
+    ],
     optimizer: Annotated[str, typer.Option(help="bootstrap | random-search | mipro | gepa")] = "bootstrap",
     trainset: Annotated[Path | None, typer.Option(help="Reference cases (JSON lines) to compile on")] = None,
     valset: Annotated[Path | None, typer.Option(help="Reference cases to score before/after")] = None,
-    histories: Annotated[Path | None, typer.Option(help="Build the reference sets from `uue ingest` output")] = None,
+    histories: Annotated[
+        Path | None, typer.Option(help="Build the reference sets from `uue ingest` output")
+    ] = None,
     max_users: Annotated[int | None, typer.Option(help="With --histories: only the first N users")] = None,
-    metric: Annotated[str | None, typer.Option(help="f1 | f1-loose | judge | retrieval | hardness | agreement")] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="f1 | f1-loose | judge | retrieval | hardness | agreement")
+    ] = None,
     teacher: TeacherOption = DEFAULT_TEACHER,
     api_base: ApiBaseOption = None,
-    prompt_model: Annotated[str | None, typer.Option(help="LM proposing instructions (MIPROv2) / reflecting (GEPA)")] = None,
+    prompt_model: Annotated[
+        str | None, typer.Option(help="LM proposing instructions (MIPROv2) / reflecting (GEPA)")
+    ] = None,
     base: Annotated[Path | None, typer.Option(help="Start from this saved SynthProgram")] = None,
     max_train: Annotated[int, typer.Option(help="At most N training examples")] = 24,
     max_val: Annotated[int, typer.Option(help="At most N validation examples")] = 24,
     max_demos: Annotated[int, typer.Option(help="Bootstrapped demos per predictor")] = 1,
-    demo_threshold: Annotated[float | None, typer.Option(help="Score a traced answer needs to become a demo (default: the metric's)")] = None,
+    demo_threshold: Annotated[
+        float | None,
+        typer.Option(help="Score a traced answer needs to become a demo (default: the metric's)"),
+    ] = None,
     num_candidates: Annotated[int, typer.Option(help="Random search candidates; MIPROv2 without --auto")] = 4,
-    auto: Annotated[str | None, typer.Option(help="MIPROv2/GEPA budget: light | medium | heavy | none")] = "light",
-    max_metric_calls: Annotated[int | None, typer.Option(help="GEPA: cap on metric calls (overrides --auto)")] = None,
+    auto: Annotated[
+        str | None, typer.Option(help="MIPROv2/GEPA budget: light | medium | heavy | none")
+    ] = "light",
+    max_metric_calls: Annotated[
+        int | None, typer.Option(help="GEPA: cap on metric calls (overrides --auto)")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split, sampling and optimizers")] = 0,
     track: Annotated[bool, typer.Option(help="Log the compile to MLflow")] = True,
 ) -> None:
@@ -362,15 +450,21 @@ def seqrec_train(
     if out:
         save_checkpoint(result.model, settings, out)
     for protocol, metrics in result.test_metrics.items():
-        console.print(f"{protocol}: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())), highlight=False)
+        console.print(
+            f"{protocol}: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())), highlight=False
+        )
 
 
 @seqrec_app.command("bench")
 @one_line_errors
 def seqrec_bench(
     config: Annotated[Path, typer.Option(help="YAML config (see configs/seqrec/)")],
-    protocol: Annotated[list[str], typer.Option(help="full | random99 | random100 | popular100; repeat")] = ["full"],  # noqa: B006
-    checkpoint: Annotated[Path | None, typer.Option(help="Evaluate this checkpoint instead of training")] = None,
+    protocol: Annotated[list[str], typer.Option(help="full | random99 | random100 | popular100; repeat")] = [
+        "full"
+    ],  # noqa: B006
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="Evaluate this checkpoint instead of training")
+    ] = None,
 ) -> None:
     """HR/NDCG/Recall@5,10,20 with full ranking and the papers' sampled protocols."""
     from uue.trainers.seqrec import load_config
@@ -384,8 +478,12 @@ def seqrec_bench(
 @one_line_errors
 def seqrec_profiles(
     data: Annotated[Path, typer.Option(help="Sequence file: S3-Rec, pairs, or MovieLens u.data")],
-    out: Annotated[Path, typer.Option(help="Output directory (profiles.parquet, profiles.jsonl, report.json)")],
-    items: Annotated[Path | None, typer.Option(help="Item texts: u.item, movies.dat, *_item2attributes.json")] = None,
+    out: Annotated[
+        Path, typer.Option(help="Output directory (profiles.parquet, profiles.jsonl, report.json)")
+    ],
+    items: Annotated[
+        Path | None, typer.Option(help="Item texts: u.item, movies.dat, *_item2attributes.json")
+    ] = None,
     teacher: TeacherOption = DEFAULT_TEACHER,
     api_base: ApiBaseOption = None,
     max_users: Annotated[int | None, typer.Option(help="Only the first N users")] = None,
@@ -397,9 +495,20 @@ def seqrec_profiles(
     from uue.programs.lm import TeacherConfig
     from uue.trainers.seqrec.profile_job import ProfileJobConfig, write_profiles
 
-    config = ProfileJobConfig(data=data, items=items, out=out, teacher=TeacherConfig(model=teacher, api_base=api_base), max_users=max_users, max_items=max_items, embedder=embedder, workers=workers)
+    config = ProfileJobConfig(
+        data=data,
+        items=items,
+        out=out,
+        teacher=TeacherConfig(model=teacher, api_base=api_base),
+        max_users=max_users,
+        max_items=max_items,
+        embedder=embedder,
+        workers=workers,
+    )
     report = write_profiles(config)
-    console.print(f"[green]wrote[/green] {report['profiles']} profiles of {report['users']} users to {report['profiles_path']}; failures {report['failures']}")
+    console.print(
+        f"[green]wrote[/green] {report['profiles']} profiles of {report['users']} users to {report['profiles_path']}; failures {report['failures']}"
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point

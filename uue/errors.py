@@ -21,7 +21,9 @@ class UueError(Exception):
 class InputError(UueError):
     """A problem with a user-supplied file: names the file, and the line or field when known."""
 
-    def __init__(self, path: str, message: str, line: int | None = None, field: str | None = None, hint: str = ""):
+    def __init__(
+        self, path: str, message: str, line: int | None = None, field: str | None = None, hint: str = ""
+    ):
         where = str(path) + (f":{line}" if line is not None else "")
         what = f"field '{field}': {message}" if field else message
         super().__init__(f"{where}: {what}", hint)

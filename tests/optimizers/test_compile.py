@@ -132,7 +132,9 @@ def test_search_optimizers_run_on_the_reference_sets(splits, optimizer, tmp_path
     if optimizer == "random-search":  # zero-shot, labelled-only, unshuffled + one per candidate seed
         assert len(compiled.candidate_programs) == 3 + config.num_candidates
     else:
-        assert counted.calls >= len(val) * (1 + 2 * config.num_candidates)  # baseline + num_trials on the valset
+        assert counted.calls >= len(val) * (
+            1 + 2 * config.num_candidates
+        )  # baseline + num_trials on the valset
         proposed = "Cluster the activities of the pivot's thread."
         assert compiled.predict.signature.instructions in {student.predict.signature.instructions, proposed}
 

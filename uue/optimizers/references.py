@@ -198,7 +198,9 @@ def read_cases(path: Path) -> list[ReferenceCase]:
 def cluster_examples(cases: Sequence[ReferenceCase]) -> list[dspy.Example]:
     """Examples for `PivotCluster` (first round: nothing clustered or labelled yet); `case` holds the references."""
     return [
-        dspy.Example(segment=c.segment, clustered=[], pivot=c.pivot, taken=[], case=c).with_inputs(*CLUSTER_INPUTS)
+        dspy.Example(segment=c.segment, clustered=[], pivot=c.pivot, taken=[], case=c).with_inputs(
+            *CLUSTER_INPUTS
+        )
         for c in cases
     ]
 

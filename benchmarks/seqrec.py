@@ -201,6 +201,16 @@ def _print_distillation(runs, variants, has_profile: np.ndarray) -> None:
                 f"| {subset} ({int(mask.sum())}) | {variant} | {_interval(values['HR@10'])} "
                 f"| {_interval(values['NDCG@10'])} | {deltas[0]} | {deltas[1]} |"
             )
+    if "shuffled" in variants:  # does the profile's content matter, beyond the extra loss term?
+        for subset, mask in subsets.items():
+            own, other = (
+                {m: _per_user(runs, v, "full", m)[mask] for m in ("HR@10", "NDCG@10")}
+                for v in ("distilled", "shuffled")
+            )
+            print(
+                f"own - shuffled profiles, {subset}: ΔHR@10 {_interval(own['HR@10'] - other['HR@10'])}, "
+                f"ΔNDCG@10 {_interval(own['NDCG@10'] - other['NDCG@10'])}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

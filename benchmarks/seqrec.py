@@ -78,6 +78,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--protocols", nargs="+", help="default: full + the dataset's published protocol(s)")
     parser.add_argument("--profiles", type=Path, help="{user_id: vector} file: compare distilled vs plain")
     parser.add_argument("--fine-tune-epoch", type=int, help="distilled runs: first epoch with L_rec only")
+    parser.add_argument("--alpha", type=float, help="distilled runs: weight of the distillation term")
     parser.add_argument(
         "--shuffled-control",
         action="store_true",
@@ -151,8 +152,9 @@ def _variants(base: dict[str, Any], args: argparse.Namespace) -> dict[str, dict[
     for variant, path in profile_files.items():
         distilled = json.loads(json.dumps(base))
         distilled.setdefault("distillation", {}).update(enabled=True, profiles_path=str(path))
-        if args.fine_tune_epoch is not None:
-            distilled["distillation"]["fine_tune_epoch"] = args.fine_tune_epoch
+        for key, value in (("fine_tune_epoch", args.fine_tune_epoch), ("alpha", args.alpha)):
+            if value is not None:
+                distilled["distillation"][key] = value
         variants[variant] = distilled
     return variants
 

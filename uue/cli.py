@@ -459,9 +459,7 @@ def seqrec_train(
 @one_line_errors
 def seqrec_bench(
     config: Annotated[Path, typer.Option(help="YAML config (see configs/seqrec/)")],
-    protocol: Annotated[list[str], typer.Option(help="full | random99 | random100 | popular100; repeat")] = [
-        "full"
-    ],  # noqa: B006
+    protocol: Annotated[list[str], typer.Option(help="full, random<N> or popular<N>; repeat")] = ["full"],  # noqa: B006
     checkpoint: Annotated[
         Path | None, typer.Option(help="Evaluate this checkpoint instead of training")
     ] = None,

@@ -128,6 +128,11 @@ def _per_user(runs: list[dict[str, Any]], variant: str, protocol: str, metric: s
     return np.mean([per_user_metrics(r["ranks"][protocol])[metric] for r in chosen], axis=0)
 
 
+def _full_ranking(runs: list[dict[str, Any]], variant: str, mask: np.ndarray) -> dict[str, np.ndarray]:
+    """HR@10 and NDCG@10 under full ranking of the users in `mask`, seeds averaged."""
+    return {m: _per_user(runs, variant, "full", m)[mask] for m in ("HR@10", "NDCG@10")}
+
+
 def _run_key(raw: dict[str, Any]) -> str:
     """Fingerprint of a run's full config and of its profile file's bytes (rewritten profiles: new key)."""
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode())
@@ -191,9 +196,9 @@ def _print_distillation(runs, variants, has_profile: np.ndarray) -> None:
     print("| users | variant | HR@10 | NDCG@10 | ΔHR@10 vs plain | ΔNDCG@10 vs plain |")
     print("|---|---|---|---|---|---|")
     for subset, mask in subsets.items():
-        plain = {m: _per_user(runs, "plain", "full", m)[mask] for m in ("HR@10", "NDCG@10")}
+        plain = _full_ranking(runs, "plain", mask)
         for variant in variants:
-            values = {m: _per_user(runs, variant, "full", m)[mask] for m in ("HR@10", "NDCG@10")}
+            values = _full_ranking(runs, variant, mask)
             deltas = (
                 ["-", "-"]
                 if variant == "plain"
@@ -205,10 +210,7 @@ def _print_distillation(runs, variants, has_profile: np.ndarray) -> None:
             )
     if "shuffled" in variants:  # does the profile's content matter, beyond the extra loss term?
         for subset, mask in subsets.items():
-            own, other = (
-                {m: _per_user(runs, v, "full", m)[mask] for m in ("HR@10", "NDCG@10")}
-                for v in ("distilled", "shuffled")
-            )
+            own, other = _full_ranking(runs, "distilled", mask), _full_ranking(runs, "shuffled", mask)
             print(
                 f"own - shuffled profiles, {subset}: ΔHR@10 {_interval(own['HR@10'] - other['HR@10'])}, "
                 f"ΔNDCG@10 {_interval(own['NDCG@10'] - other['NDCG@10'])}"

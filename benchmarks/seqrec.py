@@ -34,7 +34,7 @@ from uue.eval.metrics import bootstrap_ci
 from uue.eval.seqrec import per_user_metrics
 from uue.trainers.seqrec import load_seqrec, train_seqrec
 from uue.trainers.seqrec.config import config_from_dict
-from uue.trainers.seqrec.profiles import load_profiles
+from uue.trainers.seqrec.profiles import ProfileTable, load_profiles
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared" / "data" / "seqrec"
@@ -136,23 +136,25 @@ def _full_ranking(runs: list[dict[str, Any]], variant: str, mask: np.ndarray) ->
 def _run_key(raw: dict[str, Any]) -> str:
     """Fingerprint of a run's full config and of its profile file's bytes (rewritten profiles: new key)."""
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode())
-    profiles = raw.get("distillation", {})
-    if profiles.get("enabled"):
-        digest.update(Path(profiles["profiles_path"]).read_bytes())
+    distillation = raw.get("distillation", {})
+    if distillation.get("enabled"):
+        digest.update(Path(distillation["profiles_path"]).read_bytes())
     return digest.hexdigest()[:16]
 
 
-def _variants(base: dict[str, Any], args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+def _variants(
+    base: dict[str, Any], args: argparse.Namespace, profiles: ProfileTable | None
+) -> dict[str, dict[str, Any]]:
     """plain, and with --profiles the distilled model (and the shuffled control) on the same config."""
     plain = json.loads(json.dumps(base))
     plain.setdefault("distillation", {})["enabled"] = False  # a distillation config's plain twin
     variants = {"plain": plain}
-    if args.profiles is None:
+    if profiles is None:
         return variants
     profile_files = {"distilled": args.profiles}
     if args.shuffled_control:
         shuffled = args.profiles.with_name(f"{args.profiles.stem}-shuffled.parquet")
-        load_profiles(args.profiles).shuffled(seed=0).save(shuffled)
+        profiles.shuffled(seed=0).save(shuffled)
         profile_files["shuffled"] = shuffled
     for variant, path in profile_files.items():
         distilled = json.loads(json.dumps(base))
@@ -225,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     base = _base_config(args, dataset, path)
     data = load_seqrec(path, max_users=base["data"].get("max_users"))  # the flag or the config
     print(f"{dataset}: {data.describe()}", flush=True)
-    variants = _variants(base, args)
+    profiles = load_profiles(args.profiles) if args.profiles is not None else None
+    variants = _variants(base, args, profiles)
 
     done = json.loads(args.json_out.read_text())["runs"] if args.json_out and args.json_out.is_file() else []
     runs: list[dict[str, Any]] = []
@@ -273,9 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"{dataset} / {args.model}, seeds {args.seeds}, test split, mean ± std over seeds")
     _print_reproduction(runs, variants, base["eval"]["protocols"], dataset, args.model)
-    if args.profiles is not None:
+    if profiles is not None:
         test_users = np.array(data.user_ids)[data.split("test").user_index]
-        has_profile = np.isin(test_users, load_profiles(args.profiles).user_ids)
+        has_profile = np.isin(test_users, profiles.user_ids)
         print()
         print(
             "Distillation, full ranking, mean [95% CI] over test users (each user's value averaged over seeds)"

@@ -2,6 +2,7 @@
 
     python benchmarks/seqrec.py --dataset LastFM --model sasrec --seeds 1 2 3
     python benchmarks/seqrec.py --dataset Beauty --model bert4rec --epochs 60 --seeds 1
+    python benchmarks/seqrec.py --dataset Beauty --model sasrec --select random99:MRR --eval-every 1 --patience 10
     python benchmarks/seqrec.py --dataset LastFM --model sasrec --seeds 1 2 3 \
         --config configs/seqrec/sasrec_lastfm_distill.yaml --profiles runs/profiles-lastfm/profiles.parquet
 
@@ -73,6 +74,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, help="max epochs (early stopping still applies)")
     parser.add_argument("--patience", type=int, help="validations without improvement before stopping")
     parser.add_argument("--eval-every", type=int)
+    parser.add_argument(
+        "--select",
+        metavar="PROTOCOL:METRIC",
+        help="model selection on the valid split, e.g. random99:MRR as the S3-Rec code (default: the config's)",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[42])
     parser.add_argument("--max-users", type=int, help="first N users only (smoke runs)")
     parser.add_argument("--protocols", nargs="+", help="default: full + the dataset's published protocol(s)")
@@ -107,6 +113,8 @@ def _base_config(args: argparse.Namespace, dataset: str, path: Path) -> dict[str
     published = sorted({p for (d, _, p) in PUBLISHED if d == dataset})
     protocols = args.protocols or ["full"] + [p for p in published if p != "full"]
     raw.setdefault("eval", {})["protocols"] = protocols
+    if args.select:
+        raw["eval"]["select_protocol"], _, raw["eval"]["select_metric"] = args.select.partition(":")
     raw.setdefault("tracking", {})["enabled"] = not args.no_mlflow
     return raw
 

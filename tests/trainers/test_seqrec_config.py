@@ -64,6 +64,10 @@ def test_unknown_keys_warn_and_are_ignored() -> None:
             {"model": {"model_name": "sasrec"}, "eval": {"ks": [5], "select_metric": "NDCG@10"}},
             "select_metric",
         ),
+        (
+            {"model": {"model_name": "sasrec"}, "eval": {"select_protocol": "sampled99"}},
+            "unknown evaluation protocol",
+        ),
     ],
 )
 def test_bad_configs_raise_config_error(raw: dict, message: str) -> None:

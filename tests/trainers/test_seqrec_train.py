@@ -84,6 +84,26 @@ def test_bert4rec_with_distillation_switches_stage(tmp_path: Path) -> None:
     assert result.distillation is not None and result.distillation.profile_dim == 8
 
 
+def test_model_selection_on_a_sampled_protocol_keeps_its_best_epoch(tmp_path: Path) -> None:
+    from uue.eval.seqrec import SeqRecEvaluator
+    from uue.trainers.seqrec.data import Split
+
+    raw = tiny_config(
+        tmp_path,
+        training={"epochs": 4, "batch_size": 32, "num_threads": 1, "patience": None},
+        eval={"protocols": ["random99"], "select_protocol": "random99", "select_metric": "MRR"},
+        tracking={"enabled": False},
+    )
+    data = load_seqrec(LASTFM, max_users=60)
+    result = train_seqrec(config_from_dict(raw), data=data)
+    scores = [row["valid.random99.MRR"] for row in result.history]
+    assert not any(key.startswith("valid.full") for row in result.history for key in row)
+    assert result.best_epoch == 1 + int(np.argmax(scores))
+    # the restored model is the best epoch's: its valid MRR under the same negatives is the logged one
+    valid = SeqRecEvaluator(data, "random99", split=Split.valid)
+    assert valid(result.model)["MRR"] == pytest.approx(max(scores), abs=1e-4)
+
+
 def test_checkpoint_roundtrip_and_evaluate_entry_point(tmp_path: Path) -> None:
     from uue.trainers.seqrec.train import evaluate_seqrec_config, load_checkpoint, save_checkpoint
 

@@ -147,16 +147,24 @@ class EvalConfig(Section):
         description="full | random<N> | popular<N>; all are reported on the test split.",
     )
     ks: list[int] = Field(default_factory=lambda: [5, 10, 20])
-    select_metric: str = Field("NDCG@10", description="Full-ranking valid metric for early stopping.")
+    select_metric: str = Field(
+        "NDCG@10", description="Valid metric for early stopping: HR|NDCG|Recall@K or MRR."
+    )
+    select_protocol: str = Field(
+        "full",
+        description="Protocol of the valid metric. The S3-Rec code selects on 99-negative MRR: "
+        "set random99 + MRR to reproduce its sampled numbers under its own model selection.",
+    )
     negatives_seed: int = Field(12345, description="Seed of sampled negatives: the same for every model.")
     batch_size: int = Field(1024, ge=1)
 
     @model_validator(mode="after")
     def _select_metric_is_computed(self) -> EvalConfig:
         name, _, k = self.select_metric.partition("@")
-        if name not in ("HR", "NDCG", "Recall") or not k.isdigit() or int(k) not in self.ks:
+        at_k = name in ("HR", "NDCG", "Recall") and k.isdigit() and int(k) in self.ks
+        if not (at_k or self.select_metric == "MRR"):
             raise ValueError(
-                f"select_metric {self.select_metric!r} must be HR|NDCG|Recall@K with K in ks={self.ks}"
+                f"select_metric {self.select_metric!r} must be MRR or HR|NDCG|Recall@K with K in ks={self.ks}"
             )
         return self
 
@@ -168,6 +176,13 @@ class EvalConfig(Section):
         for protocol in protocols:
             parse_protocol(protocol)
         return protocols
+
+    @field_validator("select_protocol")
+    @classmethod
+    def _known_select_protocol(cls, protocol: str) -> str:
+        from uue.eval.seqrec import parse_protocol
+
+        return parse_protocol(protocol).name
 
 
 class TrackingConfig(Section):

@@ -198,7 +198,7 @@ def train_seqrec(config: SeqRecConfig, data: SeqRecData | None = None) -> TrainR
     sampler = NegativeSampler(data)
     ev = config.eval
     valid = SeqRecEvaluator(
-        data, "full", ev.ks, Split.valid, ev.negatives_seed, ev.batch_size, ev.select_metric
+        data, ev.select_protocol, ev.ks, Split.valid, ev.negatives_seed, ev.batch_size, ev.select_metric
     )
     tests = [
         SeqRecEvaluator(data, p, ev.ks, Split.test, ev.negatives_seed, ev.batch_size) for p in ev.protocols
@@ -223,7 +223,7 @@ def train_seqrec(config: SeqRecConfig, data: SeqRecData | None = None) -> TrainR
             row["samples_per_second"] = loader.num_samples / elapsed
             if epoch % config.training.eval_every == 0 or epoch == config.training.epochs:
                 metrics = valid(model)
-                row |= {f"valid.full.{k}": v for k, v in metrics.items()}
+                row |= {f"valid.{ev.select_protocol}.{k}": v for k, v in metrics.items()}
                 score = metrics[ev.select_metric]
                 if score > best["score"]:
                     best = {
@@ -246,7 +246,7 @@ def train_seqrec(config: SeqRecConfig, data: SeqRecData | None = None) -> TrainR
         test_metrics = {name: metrics_from_ranks(ranks, ev.ks) for name, ranks in test_ranks.items()}
         samples_per_second = samples_seen / train_seconds if train_seconds else 0.0
         final = {f"test.{p}.{k}": v for p, m in test_metrics.items() for k, v in m.items()}
-        final |= {f"best_valid.full.{k}": v for k, v in best["metrics"].items()}
+        final |= {f"best_valid.{ev.select_protocol}.{k}": v for k, v in best["metrics"].items()}
         final |= {
             "best_epoch": best["epoch"],
             "train_seconds": train_seconds,

@@ -34,7 +34,7 @@ import numpy as np
 from uue.eval.metrics import bootstrap_ci
 from uue.eval.seqrec import per_user_metrics
 from uue.trainers.seqrec import load_seqrec, train_seqrec
-from uue.trainers.seqrec.config import config_from_dict
+from uue.trainers.seqrec.config import apply_overrides, config_from_dict
 from uue.trainers.seqrec.profiles import ProfileTable, load_profiles
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +79,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="PROTOCOL:METRIC",
         help="model selection on the valid split, e.g. random99:MRR as the S3-Rec code (default: the config's)",
     )
+    parser.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        nargs="+",
+        default=[],
+        help="config overrides, e.g. model.num_heads=2 (values read as YAML)",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[42])
     parser.add_argument("--max-users", type=int, help="first N users only (smoke runs)")
     parser.add_argument("--protocols", nargs="+", help="default: full + the dataset's published protocol(s)")
@@ -108,6 +115,9 @@ def _base_config(args: argparse.Namespace, dataset: str, path: Path) -> dict[str
     for key, value in (("epochs", args.epochs), ("patience", args.patience), ("eval_every", args.eval_every)):
         if value is not None:
             training[key] = value
+    for assignment in args.set:
+        key, _, value = assignment.partition("=")
+        apply_overrides(raw, {key: yaml.safe_load(value)})
     if args.max_users is not None:
         raw["data"]["max_users"] = args.max_users
     published = sorted({p for (d, _, p) in PUBLISHED if d == dataset})

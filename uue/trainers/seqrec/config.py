@@ -232,13 +232,18 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Se
         raw = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(f"{path}: cannot read config: {error}") from None
-    for dotted, value in (overrides or {}).items():
+    return config_from_dict(apply_overrides(raw, overrides or {}), source=str(path))
+
+
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Sets `{"training.epochs": 3, ...}` in the nested `raw` (in place) and returns it."""
+    for dotted, value in overrides.items():
         section = raw
         *parents, leaf = dotted.split(".")
         for parent in parents:
             section = section.setdefault(parent, {})
         section[leaf] = value
-    return config_from_dict(raw, source=str(path))
+    return raw
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "config") -> SeqRecConfig:

@@ -111,22 +111,22 @@ def _base_config(args: argparse.Namespace, dataset: str, path: Path) -> dict[str
     raw.setdefault("model", {})["model_name"] = args.model
     raw.setdefault("data", {})["path"] = str(path)
     raw["experiment_name"] = f"bench-seqrec-{dataset}"
-    training = raw.setdefault("training", {})
-    for key, value in (("epochs", args.epochs), ("patience", args.patience), ("eval_every", args.eval_every)):
-        if value is not None:
-            training[key] = value
-    for assignment in args.set:
-        key, _, value = assignment.partition("=")
-        apply_overrides(raw, {key: yaml.safe_load(value)})
+    # applied in this order, a later entry winning
+    flags = {
+        "training.epochs": args.epochs,
+        "training.patience": args.patience,
+        "training.eval_every": args.eval_every,
+    }
+    overrides = {key: value for key, value in flags.items() if value is not None}
+    overrides |= {key: yaml.safe_load(value) for key, _, value in (a.partition("=") for a in args.set)}
     if args.max_users is not None:
-        raw["data"]["max_users"] = args.max_users
+        overrides["data.max_users"] = args.max_users
     published = sorted({p for (d, _, p) in PUBLISHED if d == dataset})
-    protocols = args.protocols or ["full"] + [p for p in published if p != "full"]
-    raw.setdefault("eval", {})["protocols"] = protocols
+    overrides["eval.protocols"] = args.protocols or ["full"] + [p for p in published if p != "full"]
     if args.select:
-        raw["eval"]["select_protocol"], _, raw["eval"]["select_metric"] = args.select.partition(":")
-    raw.setdefault("tracking", {})["enabled"] = not args.no_mlflow
-    return raw
+        overrides["eval.select_protocol"], _, overrides["eval.select_metric"] = args.select.partition(":")
+    overrides["tracking.enabled"] = not args.no_mlflow
+    return apply_overrides(raw, overrides)
 
 
 def _mean_std(values: list[float]) -> str:
@@ -177,9 +177,8 @@ def _variants(
     for variant, path in profile_files.items():
         distilled = json.loads(json.dumps(base))
         distilled.setdefault("distillation", {}).update(enabled=True, profiles_path=str(path))
-        for key, value in (("fine_tune_epoch", args.fine_tune_epoch), ("alpha", args.alpha)):
-            if value is not None:
-                distilled["distillation"][key] = value
+        given = {"fine_tune_epoch": args.fine_tune_epoch, "alpha": args.alpha}
+        distilled["distillation"] |= {key: value for key, value in given.items() if value is not None}
         variants[variant] = distilled
     return variants
 

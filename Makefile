@@ -14,7 +14,7 @@ $(BIN)/python:
 # torch is pinned first: the CPU build of 2.13.0 lies on disk, a bare `torch` would pull GBs of CUDA.
 install: $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[local,dev]"
+	$(BIN)/pip install -q -e ".[local,dev,baselines]"
 
 DEMO_USERS ?= 6
 

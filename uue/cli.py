@@ -210,8 +210,14 @@ def bench(
 @app.command()
 @one_line_errors
 def train(
-    triplets: Annotated[Path, typer.Option(help="Directory written by `uue synth`")],
     out: Annotated[Path, typer.Option(help="Output directory for the model")],
+    triplets: Annotated[Path | None, typer.Option(help="Directory written by `uue synth` (triplets)")] = None,
+    objective: Annotated[str, typer.Option(help="triplets | same-user (needs --histories)")] = "triplets",
+    histories: Annotated[
+        Path | None, typer.Option(help="Directory written by `uue ingest` (same-user)")
+    ] = None,
+    pair_rounds: Annotated[int, typer.Option(help="Same-user: pairs per user")] = 4,
+    pair_window: Annotated[int, typer.Option(help="Same-user: activities per window")] = 8,
     base_model: Annotated[str, typer.Option(help="minilm | sentence-transformers folder or name")] = "minilm",
     epochs: Annotated[float, typer.Option()] = 1.0,
     max_steps: Annotated[int, typer.Option(help="-1: run the epochs")] = -1,
@@ -239,7 +245,11 @@ def train(
             f"--matryoshka-dims: expected integers like 32,64,384, got {matryoshka_dims!r}"
         ) from None
     config = TrainConfig(
+        objective=objective,
         triplets=triplets,
+        histories=histories,
+        pair_rounds=pair_rounds,
+        pair_window=pair_window,
         out=out,
         base_model=base_model,
         epochs=epochs,
@@ -304,12 +314,20 @@ def synth(
     ],
     teacher: TeacherOption = DEFAULT_TEACHER,
     api_base: ApiBaseOption = None,
+    mode: Annotated[
+        str, typer.Option(help="pivot (clusters of a segment) | activity (one label each)")
+    ] = "pivot",
+    labels: Annotated[
+        Path | None, typer.Option(help="Activity mode: rebuild triplets from this labels.jsonl, no teacher")
+    ] = None,
+    activities_per_user: Annotated[int, typer.Option(help="Activity mode: activities labelled per user")] = 8,
     max_tokens: Annotated[int, typer.Option(help="Maximum generated tokens per teacher call")] = 256,
     max_users: Annotated[int | None, typer.Option(help="Only the first N users")] = None,
+    min_activities: Annotated[int, typer.Option(help="Skip users with fewer activities")] = 1,
     max_positives: Annotated[int, typer.Option(help="Positives per user")] = 3,
     segment_size: Annotated[int, typer.Option(help="Most recent activities shown to the teacher")] = 16,
     candidates: Annotated[int, typer.Option(help="Pool candidates reranked per positive")] = 4,
-    negatives: Annotated[str, typer.Option(help="rerank | generated")] = "rerank",
+    negatives: Annotated[str, typer.Option(help="rerank | generated (pivot) | mined (activity)")] = "rerank",
     min_judge_score: Annotated[float | None, typer.Option(help="Judge positives, drop those below")] = None,
     workers: Annotated[int, typer.Option(help="Concurrent units (remote teachers only)")] = 1,
     program: Annotated[Path | None, typer.Option(help="Compiled SynthProgram saved with DSPy save")] = None,
@@ -323,7 +341,11 @@ def synth(
         histories=histories,
         out=out,
         teacher=TeacherConfig(model=teacher, api_base=api_base, max_tokens=max_tokens),
+        mode=mode,
+        labels=labels,
+        activities_per_user=activities_per_user,
         max_users=max_users,
+        min_activities=min_activities,
         max_positives=max_positives,
         segment_size=segment_size,
         candidates=candidates,
@@ -340,6 +362,35 @@ def synth(
         highlight=False,
         soft_wrap=True,
     )
+
+
+@app.command()
+@one_line_errors
+def student(
+    histories: Annotated[Path, typer.Option(help="Directory written by `uue ingest`")],
+    triplets: Annotated[Path, typer.Option(help="Directory written by `uue synth` (teacher triplets)")],
+    out: Annotated[Path, typer.Option(help="Output: same-user/, best/, report.json, report.md")],
+    valid_fraction: Annotated[float, typer.Option(help="Held-out share of users")] = 0.2,
+    same_user_pairs: Annotated[int, typer.Option(help="Stage 1: same-user pairs")] = 3000,
+    max_users: Annotated[int, typer.Option(help="Held-out users of the user tasks")] = 300,
+    baseline: Annotated[list[str] | None, typer.Option(help="Baseline --model strings; repeat")] = None,
+) -> None:
+    """The final student recipe: same-user pre-training, then teacher triplets; benched on held-out users."""
+    from uue.eval.heldout import markdown_table
+    from uue.trainers.recipe import RecipeConfig, run_recipe
+
+    config = RecipeConfig(
+        histories=histories,
+        triplets=triplets,
+        out=out,
+        valid_fraction=valid_fraction,
+        same_user_pairs=same_user_pairs,
+        max_users=max_users,
+        **({"baselines": baseline} if baseline else {}),
+    )
+    report = run_recipe(config)
+    typer.echo(markdown_table(report.held_out))
+    console.print(f"[green]wrote[/green] {report.best_model} and {out / 'report.json'}")
 
 
 @app.command("merge-triplets")

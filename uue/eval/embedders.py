@@ -4,7 +4,7 @@ Lives in `eval/` (not `trainers/`) because it is the scoring side: bench, the do
 `uue embed` use it; training uses a `SentenceTransformer` directly and only calls bench at the end.
 
 `--model` strings: `bm25` (lexical baseline), `minilm` (the offline all-MiniLM-L6-v2 = the base and
-baseline), `litellm:<provider/model>` (any litellm embedding model), anything else is a
+baseline), `mpnet` (the offline all-mpnet-base-v2, a stronger baseline), `litellm:<provider/model>` (any litellm embedding model), anything else is a
 sentence-transformers model folder or hub name (loaded offline when HF_HUB_OFFLINE=1).
 """
 
@@ -178,6 +178,15 @@ def register_embedder(prefix: str, factory: EmbedderFactory) -> None:
 register_embedder("bm25", lambda arg: BM25Embedder())
 register_embedder("minilm", lambda arg: SentenceTransformerEmbedder(str(offline_minilm_path())))
 register_embedder("litellm", lambda arg: LiteLLMEmbedder(arg))
+
+
+def _mpnet(arg: str) -> SentenceTransformerEmbedder:
+    from uue.eval.mpnet import offline_mpnet_path
+
+    return SentenceTransformerEmbedder(str(offline_mpnet_path()))
+
+
+register_embedder("mpnet", _mpnet)
 
 
 def make_embedder(spec: str) -> Embedder:

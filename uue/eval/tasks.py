@@ -49,6 +49,7 @@ class TaskConfig(BaseModel):
     max_users: int | None = Field(500, ge=2, description="Use at most N held-out users")
     min_activities: int = Field(4, ge=2, description="Skip users with fewer activities")
     poolings: list[Pooling] = Field(default_factory=lambda: [Pooling.mean, Pooling.recency])
+    max_windows: int = Field(16, ge=1, description="Newest windows of a history pooled into its vector")
     resamples: int = Field(1000, ge=10)
     seed: int = 0
 
@@ -75,14 +76,15 @@ def score_histories(
     queries: Sequence[Sequence[Activity]],
     docs: Sequence[str] | Sequence[Sequence[Activity]],
     poolings: Sequence[Pooling],
+    max_windows: int = 16,
 ) -> dict[Pooling, np.ndarray]:
     """Queries are histories; documents are texts or (for Q/Q) histories -> {pooling: [n_q, n_d]}.
     Lexical embedders score the newest window only (`last`)."""
     docs_are_users = bool(docs) and not isinstance(docs[0], str)
     if isinstance(embedder, DenseEmbedder):
-        q = pooled_vectors(queries, embedder, poolings)  # {pooling: [n_q, d]}
+        q = pooled_vectors(queries, embedder, poolings, max_windows=max_windows)  # {pooling: [n_q, d]}
         if docs_are_users:
-            d = pooled_vectors(docs, embedder, poolings)
+            d = pooled_vectors(docs, embedder, poolings, max_windows=max_windows)
         else:
             texts = embedder.encode_documents(list(docs))  # [n_d, d]
             d = dict.fromkeys(poolings, texts)
@@ -91,27 +93,32 @@ def score_histories(
     return {Pooling.last: embedder.score([user_texts(h, embedder) for h in queries], doc_texts)}
 
 
-def reid_ranks(embedder: Embedder, histories: list[History], poolings: Sequence[Pooling]) -> dict:
+def reid_ranks(
+    embedder: Embedder, histories: list[History], poolings: Sequence[Pooling], max_windows: int = 16
+) -> dict:
     halves = [
         (h.activities[: len(h.activities) // 2], h.activities[len(h.activities) // 2 :]) for h in histories
     ]
-    scores = score_histories(embedder, [a for a, _ in halves], [b for _, b in halves], poolings)  # [n, n]
+    queries, docs = [a for a, _ in halves], [b for _, b in halves]
+    scores = score_histories(embedder, queries, docs, poolings, max_windows)  # [n, n]
     return {p: ranks_of_target(s, np.arange(len(histories))) for p, s in scores.items()}
 
 
-def next_subreddit_ranks(embedder: Embedder, histories: list[History], poolings: Sequence[Pooling]) -> dict:
+def next_subreddit_ranks(
+    embedder: Embedder, histories: list[History], poolings: Sequence[Pooling], max_windows: int = 16
+) -> dict:
     subs = sorted({a.context.community for h in histories for a in h.activities if a.context.community})
     at = {s: i for i, s in enumerate(subs)}
     kept = [h for h in histories if h.activities[-1].context.community in at]
     scores = score_histories(
-        embedder, [h.activities[:-1] for h in kept], [f"r/{s}" for s in subs], poolings
+        embedder, [h.activities[:-1] for h in kept], [f"r/{s}" for s in subs], poolings, max_windows
     )  # [n, S]
     target = np.array([at[h.activities[-1].context.community] for h in kept])
     return {p: ranks_of_target(s, target) for p, s in scores.items()}
 
 
 def interest_ranks(
-    embedder: Embedder, histories: list[History], triplets, poolings: Sequence[Pooling]
+    embedder: Embedder, histories: list[History], triplets, poolings: Sequence[Pooling], max_windows: int = 16
 ) -> dict[Pooling, dict[str, np.ndarray]]:
     """{pooling: {"specific": ranks, "broad": ranks}}: one encoding of the queries for both."""
     by_user = {h.user_id: h for h in histories}
@@ -126,7 +133,7 @@ def interest_ranks(
         cluster = set(r["cluster_activity_ids"])
         queries.append([a for a in by_user[r["user_id"]].activities if a.activity_id not in cluster])
     if isinstance(embedder, DenseEmbedder):
-        query_vectors = pooled_vectors(queries, embedder, poolings)
+        query_vectors = pooled_vectors(queries, embedder, poolings, max_windows=max_windows)
     out: dict[Pooling, dict[str, np.ndarray]] = {}
     for name, column in (("specific", "positive"), ("broad", "positive_broad")):
         labels = sorted({r[column] for r in rows})
@@ -135,7 +142,7 @@ def interest_ranks(
             label_vectors = embedder.encode_documents(labels)  # [L, d]
             scores = {p: query_vectors[p] @ label_vectors.T for p in poolings}  # [n, L]
         else:
-            scores = score_histories(embedder, queries, labels, poolings)
+            scores = score_histories(embedder, queries, labels, poolings, max_windows)
         own: dict[str, set[int]] = {}
         for r in rows:
             own.setdefault(r["user_id"], set()).add(at[r[column]])
@@ -154,15 +161,18 @@ def task_ranks(
     """{pooling: {variant: per-user ranks}}; variant is `specific`/`broad` for interests, else the task."""
     poolings = config.poolings if isinstance(embedder, DenseEmbedder) else [Pooling.last]
     if task is Task.reid:
-        found = {p: {"reid": r} for p, r in reid_ranks(embedder, histories, poolings).items()}
+        found = {
+            p: {"reid": r} for p, r in reid_ranks(embedder, histories, poolings, config.max_windows).items()
+        }
     elif task is Task.next_subreddit:
         found = {
-            p: {"next-subreddit": r} for p, r in next_subreddit_ranks(embedder, histories, poolings).items()
+            p: {"next-subreddit": r}
+            for p, r in next_subreddit_ranks(embedder, histories, poolings, config.max_windows).items()
         }
     else:
         if triplets is None:
             raise ConfigError("the interests task needs --triplets")
-        found = interest_ranks(embedder, histories, triplets, poolings)
+        found = interest_ranks(embedder, histories, triplets, poolings, config.max_windows)
     return {pooling.value: variants for pooling, variants in found.items()}
 
 

@@ -1,7 +1,7 @@
 """A user embedding = the model's embedding of the rendered history within the model's token budget.
 
-Histories longer than one window are cut into consecutive chunks of whole activities (each rendered
-within the budget, oldest first) and the chunk vectors are pooled:
+Histories are read through the student's view (`uue.datasets.student_view`). Histories longer than
+one window are cut into consecutive windows of whole activities and the window vectors are pooled:
 
 * `last`: only the most recent window (what `render_segment` keeps when it drops the oldest);
 * `mean`: the plain mean of all chunk vectors;
@@ -18,7 +18,7 @@ from enum import Enum
 import numpy as np
 
 from uue.datasets.records import Activity
-from uue.datasets.render import render_activity, render_segment
+from uue.datasets.student_view import render_student_view
 from uue.eval.embedders import DenseEmbedder, Embedder
 
 
@@ -29,22 +29,17 @@ class Pooling(str, Enum):
 
 
 def chunk_activities(activities: Sequence[Activity], embedder: Embedder, max_chunks: int = 16) -> list[str]:
-    """Rendered chunks, oldest first, each within `embedder.max_tokens`; only the newest `max_chunks`."""
-    budget = embedder.max_tokens
-    groups: list[list[Activity]] = [[]]
-    used = 0
-    for activity in reversed(activities):  # newest first so the newest chunk is always full
-        cost = embedder.count_tokens(render_activity(activity, budget, embedder.count_tokens)) + 2
-        if groups[-1] and used + cost > budget:
-            if len(groups) == max_chunks:
-                break
-            groups.append([])
-            used = 0
-        groups[-1].append(activity)
-        used += cost
-    return [
-        render_segment(g[::-1], budget, embedder.count_tokens, numbered=False).text for g in reversed(groups)
-    ]
+    """The student's views of consecutive windows of the history, oldest window first, each within
+    `embedder.max_tokens`; the newest window is what `last` pooling sees. Only the newest `max_chunks`."""
+    chunks: list[str] = []
+    remaining = list(activities)
+    while remaining and len(chunks) < max_chunks:
+        view = render_student_view(remaining, embedder.max_tokens, embedder.count_tokens)
+        if not view.kept:  # cannot happen with a budget >= 8 tokens; guards an endless loop
+            break
+        chunks.append(view.text)
+        remaining = remaining[: len(remaining) - view.kept]
+    return chunks[::-1]
 
 
 def pool_chunks(vectors: np.ndarray, pooling: Pooling, decay: float = 0.5) -> np.ndarray:
@@ -60,7 +55,7 @@ def pool_chunks(vectors: np.ndarray, pooling: Pooling, decay: float = 0.5) -> np
 
 def user_texts(activities: Sequence[Activity], embedder: Embedder) -> str:
     """The single-window text of a history (what lexical embedders and `last` pooling see)."""
-    return render_segment(list(activities), embedder.max_tokens, embedder.count_tokens, numbered=False).text
+    return render_student_view(list(activities), embedder.max_tokens, embedder.count_tokens).text
 
 
 def user_vectors(
@@ -75,14 +70,18 @@ def pooled_vectors(
     embedder: DenseEmbedder,
     poolings: Sequence[Pooling],
     query: bool = True,
+    max_windows: int = 16,
 ) -> dict[Pooling, np.ndarray]:
-    """{pooling: [n_users, d]}: every window is encoded once, in one batched call, and pooled each
-    way (`mean` and `recency` share the chunks; encoding them twice doubled the task bench)."""
+    """{pooling: [n_users, d]}: every distinct window is encoded once, in one batched call, and pooled
+    each way (`mean` and `recency` share the windows; encoding them twice doubled the task bench, and
+    the interest task's queries, one history minus one thread each, share most of their windows)."""
     chunked = [p for p in poolings if p is not Pooling.last]
-    chunks = [chunk_activities(h, embedder) for h in histories] if chunked else []
+    chunks = [chunk_activities(h, embedder, max_windows) for h in histories] if chunked else []
     lasts = [user_texts(h, embedder) for h in histories] if Pooling.last in poolings else []
     encode = embedder.encode_queries if query else embedder.encode_documents
-    vectors = encode([text for user_chunks in chunks for text in user_chunks] + lasts)  # [windows, d]
+    texts = [text for user_chunks in chunks for text in user_chunks] + lasts
+    distinct = {text: i for i, text in enumerate(dict.fromkeys(texts))}
+    vectors = encode(list(distinct))[[distinct[t] for t in texts]]  # [distinct, d] -> [windows, d]
     out: dict[Pooling, np.ndarray] = {}
     for pooling in chunked:
         pooled, start = [], 0

@@ -41,11 +41,13 @@ def copies_text(summary: str, texts: Iterable[str]) -> bool:
     return False
 
 
-def summary_problem(summary: str, *, copied_from: Iterable[str], user_id: str, name: str) -> str | None:
+def summary_problem(
+    summary: str, *, copied_from: Iterable[str], user_id: str, name: str, max_words: int = MAX_SUMMARY_WORDS
+) -> str | None:
     """Why `summary` cannot be a label (a short reason code), or None when it can."""
     if not words(summary):
         return f"empty_{name}"
-    if len(words(summary)) > MAX_SUMMARY_WORDS:
+    if len(words(summary)) > max_words:
         return f"long_{name}"
     lowered = summary.lower()
     if SUBJECT.lower() in words(lowered) or (user_id and user_id.lower() in lowered):

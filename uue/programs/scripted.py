@@ -101,9 +101,13 @@ def deterministic_reply(prompt: str, fields: list[str]) -> str:
         with open(path, "a", encoding="utf-8") as log:
             log.write(hashlib.sha256(prompt.encode()).hexdigest()[:16] + "\n")
     tag = hashlib.sha256(prompt.encode()).hexdigest()[:6]
-    if "related" in fields:
+    from uue.programs.behaviours import behaviour_for_outputs  # here: the registry imports the modules
+
+    if behaviour := behaviour_for_outputs(fields):
+        answer: dict[str, Any] = behaviour.scripted_reply(lambda name: _field(prompt, name))
+    elif "related" in fields:
         pivot = int(_field(prompt, "pivot") or 0)
-        answer: dict[str, Any] = {
+        answer = {
             "specific": f"Scripted topic label {tag}",
             "broad": f"Scripted area {tag[:2]}",
             "related": [pivot],

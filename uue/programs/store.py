@@ -44,6 +44,9 @@ class UnitStore:
     def __len__(self) -> int:
         return len(self._records)
 
+    def keys(self) -> set[str]:
+        return set(self._records)
+
     def get(self, key: str) -> dict[str, Any] | None:
         return self._records.get(key)
 

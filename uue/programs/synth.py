@@ -44,8 +44,14 @@ PHASE2_FILE = "progress/phase2.jsonl"
 
 
 class NegativeMode(str, Enum):
-    rerank = "rerank"
-    generated = "generated"
+    rerank = "rerank"  # the teacher reranks candidates (pivot: sampled from the pool; activity: mined)
+    generated = "generated"  # pivot mode: the teacher writes the negative
+    mined = "mined"  # activity mode: the base embedder's best candidate, no LLM call
+
+
+class SynthMode(str, Enum):
+    pivot = "pivot"  # seed 000: cluster a segment around pivots, one triplet per cluster
+    activity = "activity"  # seed 001 §3: label each activity on its own, one triplet per label
 
 
 class SynthConfig(BaseModel):
@@ -56,6 +62,21 @@ class SynthConfig(BaseModel):
     histories: Path = Field(description="Directory written by `uue ingest`")
     out: Path = Field(description="Output directory: triplets/, report.json, progress/, dspy_cache/")
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    mode: SynthMode = Field(SynthMode.pivot, description="pivot (clusters) | activity (one label each)")
+    labels: Path | None = Field(
+        None,
+        description="Activity mode: rebuild triplets from this labels file (written by an earlier "
+        "run) instead of calling the teacher",
+    )
+    activities_per_user: int = Field(
+        8, ge=1, description="Activity mode: newest activities labelled per user"
+    )
+    min_words: int = Field(
+        4, ge=1, description="Activity mode: skip activities with fewer of the user's words (never labelled)"
+    )
+    student_budget: int = Field(
+        256, ge=16, description="Activity mode: tokens of the query (the student's window)"
+    )
     max_users: int | None = Field(None, ge=1, description="Only the first N users")
     min_activities: int = Field(1, ge=1, description="Skip users with fewer activities")
     max_positives: int = Field(3, ge=1, description="Positives (clusters) per user")
@@ -85,9 +106,15 @@ class SynthConfig(BaseModel):
     progress: bool = Field(True, description="Show a progress bar")
 
     @model_validator(mode="after")
-    def _local_is_sequential(self) -> SynthConfig:
+    def _consistent(self) -> SynthConfig:
         if self.workers > 1 and self.teacher.is_local:
             raise ValueError("a local teacher runs one call at a time: use --workers 1")
+        if self.mode is SynthMode.pivot and (self.negatives is NegativeMode.mined or self.labels):
+            raise ValueError("--negatives mined and --labels belong to --mode activity")
+        if self.mode is SynthMode.activity and self.negatives is NegativeMode.generated:
+            raise ValueError("--mode activity takes --negatives mined or rerank")
+        if self.labels and self.negatives is NegativeMode.rerank:
+            raise ValueError("--labels rebuilds without the teacher: use --negatives mined")
         return self
 
 
@@ -244,6 +271,10 @@ def write_dataset(rows: list[dict[str, Any]], directory: Path) -> None:
 
 def run_synth(config: SynthConfig) -> dict[str, Any]:
     """Run (or resume) synthesis; writes `out/triplets`, `out/report.json`; returns the report."""
+    if config.mode is SynthMode.activity:
+        from uue.programs.activity_synth import run_activity_synth
+
+        return run_activity_synth(config).model_dump(mode="json")
     started = time.perf_counter()
     config.out.mkdir(parents=True, exist_ok=True)
     phase1, phase2 = UnitStore(config.out / PHASE1_FILE), UnitStore(config.out / PHASE2_FILE)

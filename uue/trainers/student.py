@@ -11,18 +11,19 @@ and logs the loss config and the final bench metrics (per Matryoshka dim).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import datasets
 import mlflow
 
+from uue.datasets.histories import iter_histories
 from uue.errors import ConfigError, InputError
 from uue.eval.bench import BenchConfig, evaluate_model, load_triplets
 from uue.eval.embedders import SentenceTransformerEmbedder, offline_minilm_path
 from uue.eval.split import UserSplit, split_users
 from uue.provenance import made_by
-from uue.trainers.student_config import LossKind, TrainConfig
+from uue.trainers.same_user import SameUserPair, pair_datasets, same_user_pairs
+from uue.trainers.student_config import LossKind, Objective, TrainConfig
 
 TRAIN_COLUMNS = ["context", "positive", "negative"]  # anchor, positive, negative: the order MNRL reads
 
@@ -85,12 +86,20 @@ def build_loss(model, config: TrainConfig):
 
 
 def build_trainer(
-    model, loss, train: datasets.Dataset, valid: datasets.Dataset, config: TrainConfig, report_to: list[str]
+    model,
+    loss,
+    train: datasets.Dataset | dict[str, datasets.Dataset],
+    valid: datasets.Dataset,
+    config: TrainConfig,
+    report_to: list[str],
 ):
+    """`train`: (anchor, positive[, negative]) columns, or a dict of such datasets (every batch is
+    drawn from one of them); `valid`: (anchor, positive, negative) columns, in that order."""
     from sentence_transformers.sentence_transformer.evaluation import TripletEvaluator
     from sentence_transformers.sentence_transformer.trainer import SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.training_args import (
         BatchSamplers,
+        MultiDatasetBatchSamplers,
         SentenceTransformerTrainingArguments,
     )
 
@@ -103,6 +112,7 @@ def build_trainer(
         learning_rate=config.learning_rate,
         warmup_ratio=config.warmup_ratio,
         batch_sampler=BatchSamplers.NO_DUPLICATES,
+        multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL,
         eval_strategy="steps",
         eval_steps=config.eval_steps,
         save_strategy="steps",
@@ -115,21 +125,17 @@ def build_trainer(
         use_cpu=True,
         dataloader_num_workers=0,
     )
+    anchor, positive, negative = valid.column_names
     evaluator = TripletEvaluator(
-        valid["context"],
-        valid["positive"],
-        valid["negative"],
+        valid[anchor],
+        valid[positive],
+        valid[negative],
         name="valid",
         write_csv=False,
         batch_size=config.batch_size,
     )
     return SentenceTransformerTrainer(
-        model=model,
-        args=args,
-        train_dataset=train.select_columns(TRAIN_COLUMNS),
-        eval_dataset=valid.select_columns(TRAIN_COLUMNS),
-        loss=loss,
-        evaluator=evaluator,
+        model=model, args=args, train_dataset=train, eval_dataset=valid, loss=loss, evaluator=evaluator
     )
 
 
@@ -165,42 +171,97 @@ def _teacher_tags(triplets_dir: Path, table: datasets.Dataset) -> dict[str, str]
     }
 
 
+def triplet_data(config: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset, UserSplit, dict]:
+    """Train and validation triplets (split by user), and the MLflow tags naming their teacher."""
+    table = load_triplets(config.triplets)
+    train_set, valid_set, split = split_triplets(table, config)
+    if config.max_samples:  # the first N training triplets: fewer labelled users, as less teacher time gives
+        train_set = train_set.select(range(min(config.max_samples, len(train_set))))
+    return train_set, valid_set, split, _teacher_tags(config.triplets, table)
+
+
+def same_user_data(
+    config: TrainConfig, model
+) -> tuple[dict[str, datasets.Dataset], datasets.Dataset, UserSplit]:
+    """Same-user pairs of the training users (one dataset per round) and held-out users' pairs as
+    validation triplets (the negative: the next held-out user's positive window)."""
+    histories = [h for h in iter_histories(config.histories) if len(h.activities) >= config.min_activities]
+    split = split_users([h.user_id for h in histories], config.valid_fraction, config.split_seed)
+
+    def count(text: str) -> int:
+        return len(model.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def pairs(users: frozenset[str], rounds: int) -> list[list[SameUserPair]]:
+        chosen = [h for h in histories if h.user_id in users]
+        return same_user_pairs(chosen, rounds, config.pair_window, model.max_seq_length, count, config.seed)
+
+    train_rounds = pairs(split.train, config.pair_rounds)
+    if config.max_samples:
+        train_rounds = [r[: max(1, config.max_samples // len(train_rounds))] for r in train_rounds]
+    valid_pairs = pairs(split.valid, 1)[0]
+    if len(valid_pairs) < 2 or not any(train_rounds):
+        raise ConfigError(
+            f"same-user pairs: {sum(map(len, train_rounds))} train / {len(valid_pairs)} validation",
+            hint="use more histories, a smaller --pair-window or --min-activities",
+        )
+    positives = [p.positive for p in valid_pairs]
+    valid = datasets.Dataset.from_dict(
+        {
+            "anchor": [p.anchor for p in valid_pairs],
+            "positive": positives,
+            "negative": positives[1:] + positives[:1],
+        }
+    )
+    return pair_datasets(train_rounds), valid, split
+
+
 def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> dict:
     """Train, save to `config.out`, log to MLflow; returns {run_id, metrics, split}."""
-    table = load_triplets(config.triplets)
-    if config.max_samples:
-        table = table.select(range(min(config.max_samples, len(table))))
-    train_set, valid_set, split = split_triplets(table, config)
     checkpoints = config.out / "checkpoints"
     if config.resume and not any(checkpoints.glob("checkpoint-*")):
         raise InputError(str(checkpoints), "no checkpoint to resume from", hint="run without --resume first")
     model = build_model(config)
+    if config.objective is Objective.same_user:
+        train_data, valid_set, split = same_user_data(config, model)
+        tags = {"uue.dataset": str(Path(config.histories).resolve()), "uue.objective": config.objective.value}
+        train_count = sum(len(d) for d in train_data.values())
+    else:
+        train_set, valid_set, split, tags = triplet_data(config)
+        train_data, valid_set = train_set.select_columns(TRAIN_COLUMNS), valid_set
+        train_count = len(train_set)
     loss = build_loss(model, config)
     mlflow.set_tracking_uri(config.tracking_uri)
     mlflow.set_experiment(config.experiment)
     with mlflow.start_run(run_name=config.run_name) as run:
-        mlflow.set_tags(_teacher_tags(config.triplets, table) | {"uue.base_model": config.base_model})
+        mlflow.set_tags(tags | {"uue.base_model": config.base_model})
         mlflow.log_dict(loss.get_config_dict(), "loss_config.json")
         mlflow.log_dict(split.describe(), "split.json")
-        trainer = build_trainer(model, loss, train_set, valid_set, config, list(report_to))
+        eval_columns = (
+            valid_set.select_columns(TRAIN_COLUMNS) if "context" in valid_set.column_names else valid_set
+        )
+        trainer = build_trainer(model, loss, train_data, eval_columns, config, list(report_to))
         trainer.train(resume_from_checkpoint=True if config.resume else None)
         model.save_pretrained(str(config.out))
         provenance = {
             "made_by": made_by("uue train", config),
-            "triplets_report": _read_json(config.triplets / "report.json"),
-            "split": split.describe() | {"train_triplets": len(train_set), "valid_triplets": len(valid_set)},
+            "triplets_report": _read_json(config.triplets / "report.json") if config.triplets else {},
+            "split": split.describe() | {"train_examples": train_count, "valid_examples": len(valid_set)},
             "mlflow_run_id": run.info.run_id,
         }
         (config.out / "uue_provenance.json").write_text(json.dumps(provenance, indent=2, default=str))
-        metrics = final_bench(config.out, valid_set, config)
+        metrics = final_bench(config.out, valid_set, config) if config.objective is Objective.triplets else {}
         mlflow.log_metrics(metrics)
         mlflow.log_artifact(str(config.out / "uue_provenance.json"))
     return {"run_id": run.info.run_id, "metrics": metrics, "split": provenance["split"]}
 
 
+def train_or_reuse(config: TrainConfig) -> dict:
+    """`train`, unless `config.out` already holds a model trained with exactly these settings."""
+    saved = _read_json(config.out / "uue_provenance.json")
+    if saved.get("made_by", {}).get("settings") == json.loads(json.dumps(made_by("", config)["settings"])):
+        return {"run_id": saved.get("mlflow_run_id"), "metrics": {}, "split": saved["split"], "reused": True}
+    return train(config)
+
+
 def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def clean_checkpoints(out: Path) -> None:
-    shutil.rmtree(out / "checkpoints", ignore_errors=True)

@@ -6,7 +6,7 @@ import os
 from enum import Enum
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from uue.trainers.seqrec.config import Section
 
@@ -18,8 +18,22 @@ class LossKind(str, Enum):
     cached_mnrl = "cached-mnrl"  # CachedMultipleNegativesRankingLoss (GradCache): large batches, small memory
 
 
+class Objective(str, Enum):
+    triplets = "triplets"  # teacher triplets: context -> positive label, vs its hard negative
+    same_user = "same-user"  # teacher-free: two disjoint windows of one user's history
+
+
 class TrainConfig(Section):
-    triplets: Path = Field(description="Directory written by `uue synth` (triplets/ + report.json)")
+    objective: Objective = Field(Objective.triplets, description="triplets | same-user")
+    triplets: Path | None = Field(
+        None, description="Directory written by `uue synth` (triplets/ + report.json); the triplets objective"
+    )
+    histories: Path | None = Field(
+        None, description="Directory written by `uue ingest`; the same-user objective"
+    )
+    pair_rounds: int = Field(4, ge=1, description="Same-user: pairs per user (one per round)")
+    pair_window: int = Field(8, ge=1, description="Same-user: activities per window")
+    min_activities: int = Field(16, ge=2, description="Same-user: skip users with fewer activities")
     base_model: str = Field(
         "minilm", description="`minilm` (offline all-MiniLM-L6-v2), a folder or a hub name"
     )
@@ -43,7 +57,9 @@ class TrainConfig(Section):
     eval_steps: int = Field(50, ge=1, description="Evaluate and checkpoint every N steps")
     save_total_limit: int = Field(2, ge=1)
     resume: bool = Field(False, description="Resume from the last checkpoint in out/checkpoints")
-    max_samples: int | None = Field(None, ge=1, description="Train on at most N triplets (smoke runs)")
+    max_samples: int | None = Field(
+        None, ge=1, description="Train on the first N training triplets (learning curves, smoke runs)"
+    )
     seed: int = 0
     bench_distractors: int = Field(9, ge=0, description="Distractors of the final `uue bench` on validation")
     tracking_uri: str = Field(
@@ -51,6 +67,14 @@ class TrainConfig(Section):
     )
     experiment: str = Field("uue-student", description="MLflow experiment name")
     run_name: str | None = None
+
+    @model_validator(mode="after")
+    def _objective_has_data(self) -> TrainConfig:
+        if self.objective is Objective.triplets and self.triplets is None:
+            raise ValueError("the triplets objective needs --triplets")
+        if self.objective is Objective.same_user and self.histories is None:
+            raise ValueError("the same-user objective needs --histories")
+        return self
 
     @field_validator("matryoshka_dims")
     @classmethod

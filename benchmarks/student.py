@@ -1,0 +1,156 @@
+"""Does the student beat its base? The held-out table and the learning curve over teacher triplets.
+
+Run: python benchmarks/student.py --histories out/scale/histories --triplets out/scale/from-labels \
+         --out runs/student-curve [--sizes 500 1000 2000 0] [--plot docs/learning_curve.png]
+
+Arms, all from base MiniLM and all benched on the same held-out users (the `--valid-fraction` hash
+split): same-user pre-training only; teacher triplets only, on the first N training triplets for each
+`--sizes` (0 = all); same-user then all teacher triplets (the `uue student` recipe). Rows beside
+them: BM25, base MiniLM and all-mpnet-base-v2. Every figure is a mean with a paired 95% bootstrap
+interval against base MiniLM. Trained arms and their ranks are reused on a rerun (resumable); the
+table, the curve (PNG, also logged to MLflow with the table) and `--out/curve.json` are rewritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from uue.programs.lm import ensure_offline_defaults
+
+ensure_offline_defaults()
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from uue.eval.embedders import make_embedder  # noqa: E402
+from uue.eval.heldout import HeldOutConfig, HeldOutReport, held_out_report, markdown_table  # noqa: E402
+from uue.trainers.recipe import RecipeConfig, stage_configs  # noqa: E402
+from uue.trainers.student import train_or_reuse  # noqa: E402
+
+CURVE = [
+    ("interests/specific", "recall@1"),
+    ("interests/specific", "mrr"),
+    ("reid", "recall@1"),
+    ("triplets", "mrr"),
+]
+
+
+def teacher_arm(recipe: RecipeConfig, size: int, template):
+    name = f"teacher-{size or 'all'}"
+    return name, template.model_copy(
+        update={
+            "base_model": "minilm",
+            "max_samples": size or None,
+            "out": recipe.out / name,
+            "run_name": name,
+        }
+    )
+
+
+def plot(report: HeldOutReport, arms: dict[str, int], names: dict[str, str], path: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(CURVE), figsize=(4 * len(CURVE), 3.4))
+    for axis, (task, metric) in zip(axes, CURVE, strict=True):
+        sizes = sorted(arms.items(), key=lambda item: item[1])
+        values = [report.row(task, metric, spec) for spec, _ in sizes]
+        x = [n for _, n in sizes]
+        axis.errorbar(x, [v.value.mean for v in values], fmt="o-", label="teacher only",
+                      yerr=[[v.value.mean - v.value.ci_low for v in values], [v.value.ci_high - v.value.mean for v in values]])  # fmt: skip
+        for spec, style in (("minilm", "k--"), ("mpnet", "b:"), ("bm25", "g-.")):
+            if any(r.model == spec for r in report.rows):
+                axis.axhline(
+                    report.row(task, metric, spec).value.mean, linestyle=style[1:], color=style[0], label=spec
+                )
+        for spec, label, marker in (
+            ("same-user", "same-user only", "s"),
+            ("same-user+teacher", "same-user + teacher", "*"),
+        ):
+            found = [
+                r for r in report.rows if names.get(r.model) == spec and (r.task, r.metric) == (task, metric)
+            ]
+            if found:
+                axis.plot([max(x)], [found[0].value.mean], marker, markersize=9, label=label)
+        axis.set_xscale("log")
+        axis.set_xlabel("teacher triplets (training users)")
+        axis.set_title(f"{task} {metric}")
+    axes[0].legend(fontsize=7)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    return figure
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--histories", type=Path, required=True)
+    parser.add_argument("--triplets", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=Path("runs/student-curve"))
+    parser.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 2000, 0])
+    parser.add_argument("--valid-fraction", type=float, default=0.2)
+    parser.add_argument("--same-user-pairs", type=int, default=3000)
+    parser.add_argument("--max-users", type=int, default=300)
+    parser.add_argument("--baselines", nargs="+", default=["bm25", "minilm", "mpnet"])
+    parser.add_argument("--plot", type=Path, default=Path("docs/learning_curve.png"))
+    args = parser.parse_args()
+    recipe = RecipeConfig(
+        histories=args.histories, triplets=args.triplets, out=args.out, valid_fraction=args.valid_fraction,
+        same_user_pairs=args.same_user_pairs, max_users=args.max_users, baselines=args.baselines,
+    )  # fmt: skip
+    same_user, combined = stage_configs(recipe)
+    arms = dict(teacher_arm(recipe, size, combined) for size in args.sizes)
+    trained = {"same-user": same_user, **arms, "same-user+teacher": combined}
+    counts: dict[str, int] = {}
+    for name, config in trained.items():
+        result = train_or_reuse(config)
+        counts[str(config.out)] = result["split"]["train_examples"]
+        print(f"{name}: {result['split']['train_examples']} training examples", flush=True)
+    specs = [*args.baselines, *(str(c.out) for c in trained.values())]
+    report = held_out_report(
+        {spec: (lambda spec=spec: make_embedder(spec)) for spec in specs},
+        HeldOutConfig(histories=args.histories, triplets=args.triplets, valid_fraction=args.valid_fraction,
+                      max_users=args.max_users),
+        cache_dir=args.out / "ranks",
+    )  # fmt: skip
+    names = {str(c.out): name for name, c in trained.items()}
+    table = markdown_table(report, names)
+    print(table)
+    teacher_only = {str(c.out): counts[str(c.out)] for c in arms.values()}
+    figure = plot(report, teacher_only, names, args.plot)
+    (args.out / "curve.json").write_text(
+        json.dumps(
+            {"report": report.model_dump(mode="json"), "train_examples": counts, "names": names}, indent=2
+        )
+    )
+    import mlflow
+
+    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"))
+    mlflow.set_experiment("uue-student-curve")
+    with mlflow.start_run(run_name="learning-curve"):
+        mlflow.log_figure(figure, "learning_curve.png")
+        mlflow.log_table(
+            {
+                "model": [names.get(r.model, r.model) for r in report.rows],
+                "task": [r.task for r in report.rows],
+                "metric": [r.metric for r in report.rows],
+                "value": [r.value.mean for r in report.rows],
+                "delta_vs_minilm": [r.delta.mean if r.delta else 0.0 for r in report.rows],
+                "delta_low": [r.delta.ci_low if r.delta else 0.0 for r in report.rows],
+                "delta_high": [r.delta.ci_high if r.delta else 0.0 for r in report.rows],
+                "train_examples": [counts.get(r.model, 0) for r in report.rows],
+            },
+            "held_out.json",
+        )
+        for name, n in counts.items():
+            mlflow.log_metric(f"train_examples/{names[name]}", n)
+    print(f"wrote {args.plot} and {args.out / 'curve.json'}")
+
+
+if __name__ == "__main__":
+    main()

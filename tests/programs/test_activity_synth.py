@@ -1,0 +1,114 @@
+"""`uue synth --mode activity` end to end with the scripted teacher: labels file, rebuild, invariants."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import datasets
+import pytest
+
+from uue.errors import InputError
+from uue.programs.activity_synth import LABEL_STORE, LABELS_FILE
+from uue.programs.labels import read_labels
+from uue.programs.lm import TeacherConfig
+from uue.programs.synth import SynthConfig, run_synth
+
+SCRIPTED = TeacherConfig(model="scripted/deterministic")
+
+
+def activity_config(histories_dir, out, **overrides) -> SynthConfig:
+    settings = dict(
+        histories=histories_dir,
+        out=out,
+        teacher=SCRIPTED,
+        mode="activity",
+        negatives="mined",
+        candidates=4,
+        track=False,
+        progress=False,
+    )
+    return SynthConfig(**(settings | overrides))
+
+
+@pytest.fixture
+def labelled(tmp_path, histories_dir):
+    report = run_synth(activity_config(histories_dir, tmp_path / "teacher"))
+    return report, tmp_path / "teacher"
+
+
+@pytest.mark.usefixtures("clean_dspy")
+def test_labels_and_triplets_hold_their_invariants(labelled, histories):
+    report, out = labelled
+    labels = read_labels(out / LABELS_FILE)
+    # 12 activities, "thanks, that helps a lot" is the one nothing-to-label; each needs another thread
+    assert (report["activities_chosen"], report["labelled"], report["nothing"]) == (12, 11, 1)
+    assert report["llm"]["calls"] == 12 and report["failures"] == {}
+    assert all(
+        set(json.loads(label.model_dump_json()))
+        == {"activity_id", "specific", "broad", "nothing", "teacher_model", "program_hash"}
+        for label in labels
+    )
+    rows = datasets.load_from_disk(str(out / "triplets"))
+    assert len(rows) == report["triplets"] == 11
+    by_user = {h.user_id: h for h in histories}
+    own = {}
+    for row in rows:
+        own.setdefault(row["user_id"], set()).add(row["positive"])
+    for row in rows:
+        assert row["context"].strip(), "no triplet may have an empty query"
+        assert row["negative"] not in own[row["user_id"]] and row["negative_source"] == "mined"
+        thread = {a.activity_id: a.text for a in by_user[row["user_id"]].activities}
+        for activity_id in row["cluster_activity_ids"]:  # the query leaves the labelled thread out
+            assert thread[activity_id] not in row["context"]
+            assert activity_id not in row["segment_activity_ids"]
+
+
+@pytest.mark.usefixtures("clean_dspy")
+def test_the_labels_file_rebuilds_the_same_triplets_without_the_teacher(labelled, tmp_path, histories_dir):
+    _, teacher_out = labelled
+    rebuilt = run_synth(
+        activity_config(
+            histories_dir,
+            tmp_path / "rebuilt",
+            teacher=TeacherConfig(model="no-such/model"),
+            labels=teacher_out / LABELS_FILE,
+        )
+    )
+    assert rebuilt["llm"]["calls"] == 0 and rebuilt["llm_this_run"]["calls"] == 0
+    first = datasets.load_from_disk(str(teacher_out / "triplets")).to_list()
+    again = datasets.load_from_disk(str(tmp_path / "rebuilt" / "triplets")).to_list()
+    assert all(math.isnan(row.pop("judge_score")) for row in [*first, *again])  # NaN != NaN
+    assert again == first and len(first) == 11
+
+
+@pytest.mark.usefixtures("clean_dspy")
+def test_a_rerun_resumes_with_no_new_call(labelled, histories_dir):
+    report, out = labelled
+    again = run_synth(activity_config(histories_dir, out))
+    assert again["llm_this_run"]["calls"] == 0 and again["triplets"] == report["triplets"]
+    assert len((out / LABEL_STORE).read_text().splitlines()) == 12
+
+
+def test_a_bad_labels_line_names_the_line_and_field(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    good = {
+        "activity_id": "a",
+        "specific": "x",
+        "broad": "y",
+        "nothing": False,
+        "teacher_model": "m",
+        "program_hash": "h",
+    }
+    path.write_text(
+        json.dumps(good) + "\n" + json.dumps({**good, "activity_id": "b", "nothing": "maybe"}) + "\n"
+    )
+    with pytest.raises(InputError, match=r"labels.jsonl:2: field 'nothing'"):
+        read_labels(path)
+
+
+def test_mined_and_labels_belong_to_activity_mode(tmp_path):
+    with pytest.raises(ValueError, match="belong to --mode activity"):
+        SynthConfig(histories=tmp_path, out=tmp_path, negatives="mined")
+    with pytest.raises(ValueError, match="without the teacher"):
+        SynthConfig(histories=tmp_path, out=tmp_path, mode="activity", labels=tmp_path / "l.jsonl")

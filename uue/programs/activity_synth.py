@@ -1,0 +1,262 @@
+"""`uue synth --mode activity`: label activities one by one (or read `--labels`), then build triplets.
+
+Stages: choose activities -> teacher labels (resumable, `label_job`) -> `OUT/labels.jsonl` ->
+queries in the student's view + mined / reranked negatives (`label_triplets`) -> `OUT/triplets`
+and `OUT/report.json`. With `--labels FILE` the teacher is never built, so the rebuild makes no LLM
+call; the same labels give the same triplets.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter
+from pathlib import Path
+
+import dspy
+from pydantic import BaseModel, Field
+
+from uue.datasets.histories import iter_histories
+from uue.errors import ConfigError, InputError
+from uue.eval.embedders import SentenceTransformerEmbedder, offline_minilm_path
+from uue.programs.activity import LabelActivity
+from uue.programs.label_job import label_requests, run_labelling, stored_label
+from uue.programs.label_triplets import (
+    LabelledQuery,
+    LabelPool,
+    candidate_negatives,
+    choose_negative,
+    labelled_queries,
+)
+from uue.programs.labels import ActivityLabel, read_labels, write_labels
+from uue.programs.lm import ModelTotals, TokenLedger, build_lm, default_adapter, response_cache
+from uue.programs.negatives import RerankNegatives
+from uue.programs.program import program_hash
+from uue.programs.store import UnitStore
+from uue.programs.synth import NegativeMode, SynthConfig, select_users, write_dataset
+from uue.provenance import made_by
+
+LABEL_STORE = "progress/labels.jsonl"
+RERANK_STORE = "progress/rerank.jsonl"
+LABELS_FILE = "labels.jsonl"
+
+
+class ActivitySynthReport(BaseModel):
+    """What one `uue synth --mode activity` run made and what it cost (written to report.json)."""
+
+    mode: str = "activity"
+    users: int
+    activities_chosen: int = Field(description="activities the teacher was asked to label")
+    labelled: int = Field(description="activities with a label")
+    nothing: int = Field(description="activities the teacher found nothing to label in")
+    failures: dict[str, int]
+    triplets: int
+    empty_queries: int = Field(description="labels left out: the user has no activity outside the thread")
+    no_negative: int
+    negative_sources: dict[str, int]
+    labels_file: str
+    labels_from_file: bool
+    llm: dict = Field(description="teacher usage of every finished unit, whichever run made it")
+    llm_this_run: dict
+    prompt_tokens_per_label: float
+    subject_share: float = Field(description="share of the queries' tokens that are SUBJECT's words")
+    seconds: float
+    teacher_seconds: float
+    labels_per_hour_this_run: float
+    dataset: str
+    program_hash: str
+    made_by: dict
+
+
+def load_labeller(path: Path | None, attempts: int) -> LabelActivity:
+    labeller = LabelActivity(attempts)
+    if path is not None:
+        if not path.is_file():
+            raise InputError(str(path), "no such program file", hint="save one with module.save(path)")
+        try:
+            labeller.load(str(path))
+        except (ValueError, KeyError) as error:
+            raise InputError(str(path), f"not a saved LabelActivity: {error}") from error
+    return labeller
+
+
+def teacher_labels(config: SynthConfig, requests, ledger: TokenLedger) -> tuple[list[ActivityLabel], str]:
+    """Label (or resume labelling) every request; returns the labels and the program hash."""
+    labeller = load_labeller(config.program, config.attempts)
+    phash = program_hash(labeller)
+    store = UnitStore(config.out / LABEL_STORE)
+    lm = build_lm(config.teacher)
+
+    def labels_so_far() -> list[ActivityLabel]:
+        found = (
+            stored_label(
+                store.get(r.activity.activity_id), r.activity.activity_id, config.teacher.model, phash
+            )
+            for r in requests
+            if r.activity.activity_id in store
+        )
+        return [label for label in found if label is not None]
+
+    with (
+        response_cache(config.out / "dspy_cache"),
+        dspy.context(lm=lm, adapter=default_adapter(config.teacher)),
+    ):
+        run_labelling(
+            requests,
+            labeller,
+            store,
+            on_labels=lambda: write_labels(config.out / LABELS_FILE, labels_so_far()),
+            usage=lambda: ledger.take(lm.history),
+            show_progress=config.progress,
+        )
+    ledger.update(lm.history)
+    labels = labels_so_far()
+    write_labels(config.out / LABELS_FILE, labels)
+    return labels, phash
+
+
+def rerank_with_teacher(config: SynthConfig, store: UnitStore, ledger: TokenLedger):
+    """The reranker of `choose_negative`: RerankNegatives over the candidates, one stored unit each."""
+    program = RerankNegatives(config.attempts)
+    lm = build_lm(config.teacher)
+
+    def rerank(query: LabelledQuery, candidates: list[str], rng: random.Random) -> int | None:
+        if query.triplet_id not in store:
+            with dspy.context(lm=lm, adapter=default_adapter(config.teacher)):
+                ranked = program(
+                    context=query.query,
+                    positive=query.label.specific,
+                    candidates=candidates,
+                    positive_slot=rng.randrange(len(candidates) + 1),
+                )
+            store.add(
+                query.triplet_id,
+                {"negative": ranked.negative, "failure": ranked.failure, "llm": ledger.take(lm.history)},
+            )
+        return store.get(query.triplet_id)["negative"]
+
+    return rerank
+
+
+def triplet_row(query: LabelledQuery, pool: LabelPool, negative: int, source: str) -> dict:
+    label = query.label
+    return {
+        "triplet_id": query.triplet_id,
+        "user_id": query.user_id,
+        "context": query.query,
+        "positive": label.specific,
+        "positive_broad": label.broad,
+        "negative": pool.specific[negative],
+        "negative_broad": pool.broad[negative],
+        "negative_source": source,
+        "cluster_indices": [],
+        "segment_activity_ids": query.query_activity_ids,
+        "cluster_activity_ids": query.thread_activity_ids,
+        "judge_score": math.nan,
+        "judge_reason": "",
+        "teacher_model": label.teacher_model,
+        "program_hash": label.program_hash,
+        "source_record_ids": (query.activity.source.record_ids if query.activity.source else [])
+        or [query.activity.activity_id],
+    }
+
+
+def run_activity_synth(config: SynthConfig) -> ActivitySynthReport:
+    started = time.perf_counter()
+    config.out.mkdir(parents=True, exist_ok=True)
+    ledger = TokenLedger()
+    if config.labels:  # the users who own a labelled activity, wherever storage puts them
+        labels = read_labels(config.labels)
+        wanted = {label.activity_id for label in labels}
+        users = [
+            h for h in iter_histories(config.histories) if any(a.activity_id in wanted for a in h.activities)
+        ]
+        if not users:
+            raise InputError(str(config.labels), f"no labelled activity is in {config.histories}")
+        requests, done_before = [], set()
+        phash = ",".join(sorted({label.program_hash for label in labels}))
+        labels_path = config.labels
+    else:
+        users = select_users(config.histories, config.max_users, config.min_activities)
+        if not users:
+            raise ConfigError(f"no users with activities in {config.histories}")
+        requests = label_requests(users, config.activities_per_user, config.min_words)
+        done_before = UnitStore(config.out / LABEL_STORE).keys()
+        labels, phash = teacher_labels(config, requests, ledger)
+        labels_path = config.out / LABELS_FILE
+    teacher_seconds = time.perf_counter() - started
+    by_id = {label.activity_id: label for label in labels}
+    embedder = SentenceTransformerEmbedder(str(offline_minilm_path()), max_seq_length=config.student_budget)
+    queries, empty = labelled_queries(users, by_id, config.student_budget, embedder.count_tokens)
+    pool = LabelPool.of(queries)
+    candidates = candidate_negatives(queries, pool, embedder, config.candidates) if queries else []
+    rerank_store = UnitStore(config.out / RERANK_STORE)
+    rerank = (
+        rerank_with_teacher(config, rerank_store, ledger) if config.negatives is NegativeMode.rerank else None
+    )
+    rows, sources = [], Counter()
+    for query, found in zip(queries, candidates, strict=True):
+        chosen = choose_negative(query, found, pool, rerank, config.seed)
+        if chosen is not None:
+            rows.append(triplet_row(query, pool, *chosen))
+            sources[chosen[1]] += 1
+    write_dataset(rows, config.out / "triplets")
+    report = build_activity_report(
+        config, users, requests, labels, queries, rows, sources, empty, rerank_store, ledger, phash
+    )
+    labelled_now = 0 if config.labels else len(UnitStore(config.out / LABEL_STORE).keys() - done_before)
+    report = report.model_copy(
+        update={
+            "seconds": round(time.perf_counter() - started, 2),
+            "teacher_seconds": round(teacher_seconds, 2),
+            "labels_file": str(labels_path),
+            "labels_per_hour_this_run": round(labelled_now / max(teacher_seconds, 1e-9) * 3600, 1),
+        }
+    )
+    (config.out / "report.json").write_text(report.model_dump_json(indent=2))
+    return report
+
+
+def build_activity_report(
+    config, users, requests, labels, queries, rows, sources, empty, rerank_store, ledger, phash
+) -> ActivitySynthReport:
+    label_store = UnitStore(config.out / LABEL_STORE) if not config.labels else None
+    failures: Counter[str] = Counter()
+    job = ModelTotals()
+    if label_store is not None:
+        for request in requests:
+            unit = label_store.get(request.activity.activity_id) or {}
+            if unit.get("failure"):
+                failures[f"label:{unit['failure']}"] += 1
+            job.add(ModelTotals.from_dict(unit.get("llm", {})))
+    for query in queries:
+        unit = rerank_store.get(query.triplet_id) or {}
+        if unit.get("failure"):
+            failures[f"rerank:{unit['failure']}:kept_with_mined_negative"] += 1
+        job.add(ModelTotals.from_dict(unit.get("llm", {})))
+    job_llm = job.as_dict()
+    labelled = [label for label in labels if not label.nothing]
+    return ActivitySynthReport(
+        users=len(users),
+        activities_chosen=len(requests) if not config.labels else len(labels),
+        labelled=len(labelled),
+        nothing=len(labels) - len(labelled),
+        failures=dict(sorted(failures.items())),
+        triplets=len(rows),
+        empty_queries=empty,
+        no_negative=len(queries) - len(rows),
+        negative_sources=dict(sources),
+        labels_file="",
+        labels_from_file=bool(config.labels),
+        llm=job_llm,
+        llm_this_run=ledger.as_dict(),
+        prompt_tokens_per_label=round(job_llm["prompt_tokens"] / max(1, len(labels)), 1),
+        subject_share=round(sum(q.subject_share for q in queries) / max(1, len(queries)), 3),
+        seconds=0.0,
+        teacher_seconds=0.0,
+        labels_per_hour_this_run=0.0,
+        dataset=str(config.out / "triplets"),
+        program_hash=phash,
+        made_by=made_by("uue synth --mode activity", config, [config.labels] if config.labels else []),
+    )

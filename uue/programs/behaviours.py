@@ -1,0 +1,72 @@
+"""The registry of teacher behaviours: one record per behaviour, so adding one is one file + one line.
+
+A record says what the behaviour is called on the command line, which DSPy module implements it and
+how the scripted test teacher answers its signature. `uue/programs/activity.py` is the template: the
+signature, the validation, the module and `BEHAVIOUR` live in that one file, and `_BUILTIN` below
+names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dspy
+
+from uue.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    name: str  # the CLI name (`uue synth --mode NAME`)
+    signature: type[dspy.Signature]
+    build: Callable[[int], dspy.Module]  # attempts -> a fresh module
+    scripted_reply: Callable[[Callable[[str], str]], dict[str, Any]]  # field lookup -> a valid answer
+    description: str
+
+    @property
+    def output_fields(self) -> tuple[str, ...]:
+        return tuple(self.signature.output_fields)
+
+
+_REGISTRY: dict[str, Behaviour] = {}
+
+
+def register_behaviour(behaviour: Behaviour) -> Behaviour:
+    """Add a behaviour; a name or an output-field set used twice fails loudly."""
+    if behaviour.name in _REGISTRY:
+        raise ConfigError(f"teacher behaviour {behaviour.name!r} is registered twice")
+    if any(set(b.output_fields) == set(behaviour.output_fields) for b in _REGISTRY.values()):
+        raise ConfigError(
+            f"teacher behaviour {behaviour.name!r} has the same outputs as another one",
+            hint="the scripted teacher tells behaviours apart by their output fields",
+        )
+    _REGISTRY[behaviour.name] = behaviour
+    return behaviour
+
+
+def _load_builtin() -> None:
+    if _REGISTRY:
+        return
+    from uue.programs import activity
+
+    for behaviour in (activity.BEHAVIOUR,):  # one line per behaviour
+        register_behaviour(behaviour)
+
+
+def behaviours() -> dict[str, Behaviour]:
+    _load_builtin()
+    return dict(_REGISTRY)
+
+
+def get_behaviour(name: str) -> Behaviour:
+    found = behaviours().get(name)
+    if found is None:
+        raise ConfigError(f"unknown teacher behaviour {name!r}", hint=f"one of {sorted(_REGISTRY)}")
+    return found
+
+
+def behaviour_for_outputs(fields: list[str]) -> Behaviour | None:
+    """The registered behaviour whose signature writes exactly `fields` (the scripted teacher's key)."""
+    return next((b for b in behaviours().values() if set(b.output_fields) == set(fields)), None)

@@ -84,8 +84,11 @@ def label_problem(prediction: dspy.Prediction, activity: Activity) -> str | None
         return "specific_first_person"
     if normalized(specific) == normalized(broad):
         return "specific_equals_broad"
-    if normalized(broad).replace(" ", "") == normalized(activity.context.community).replace(" ", ""):
+    community = normalized(activity.context.community).replace(" ", "")
+    if normalized(broad).replace(" ", "") == community:
         return "broad_is_community"
+    if normalized(specific).replace(" ", "") == community:
+        return "specific_is_community"
     if normalized(specific) in _DEMO_LABELS:
         return "specific_copies_demo"
     return None

@@ -34,7 +34,7 @@ from uue.programs.lm import ModelTotals, TokenLedger, build_lm, default_adapter,
 from uue.programs.negatives import RerankNegatives
 from uue.programs.program import program_hash
 from uue.programs.store import UnitStore
-from uue.programs.synth import NegativeMode, SynthConfig, select_users, write_dataset
+from uue.programs.synth import NegativeMode, SynthConfig, log_to_mlflow, select_users, write_dataset
 from uue.provenance import made_by
 
 LABEL_STORE = "progress/labels.jsonl"
@@ -215,6 +215,8 @@ def run_activity_synth(config: SynthConfig) -> ActivitySynthReport:
         }
     )
     (config.out / "report.json").write_text(report.model_dump_json(indent=2))
+    if config.track:
+        log_to_mlflow(config, report.model_dump(mode="json"))
     return report
 
 

@@ -29,6 +29,10 @@ from uue.programs.labels import ActivityLabel
 from uue.provenance import sha256_text
 
 NEAR_DUPLICATE = 0.85  # cosine (MiniLM) at or above which a pool label counts as the same interest
+# Positive-aware mining (NV-Retriever's TopK-PercPos; `relative_margin` of sentence-transformers'
+# miner): a candidate the base model scores above this share of the positive's score is too likely
+# a true interest of the user, i.e. a false negative.
+POSITIVE_MARGIN = 0.95
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,8 @@ def candidate_negatives(
     queries: list[LabelledQuery], pool: LabelPool, embedder: DenseEmbedder, count: int
 ) -> list[list[int]]:
     """Per query, up to `count` pool indices, most similar to the query first, with u's own labels,
-    near-duplicates of any of them and near-duplicates of the positive left out."""
+    near-duplicates of any of them or of the positive, and candidates scored above
+    `POSITIVE_MARGIN` x the positive's score left out."""
     labels = embedder.encode_documents(pool.specific)  # [L, d]
     query_vectors = embedder.encode_queries([q.query for q in queries])  # [n, d]
     label_sim = labels @ labels.T  # [L, L]
@@ -134,7 +139,11 @@ def candidate_negatives(
     for row, q in enumerate(queries):
         scores = labels @ query_vectors[row]  # [L]
         positive = pool.index(q.label.specific)
-        blocked = blocked_by_user[q.user_id] | (label_sim[positive] >= NEAR_DUPLICATE)  # [L]
+        blocked = (
+            blocked_by_user[q.user_id]
+            | (label_sim[positive] >= NEAR_DUPLICATE)
+            | (scores > POSITIVE_MARGIN * scores[positive])
+        )  # [L]
         scores = np.where(blocked, -np.inf, scores)
         order = np.argsort(-scores, kind="stable")[:count]
         out.append([int(i) for i in order if np.isfinite(scores[i])])

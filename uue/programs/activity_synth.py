@@ -12,16 +12,18 @@ import math
 import random
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import dspy
 from pydantic import BaseModel, Field
 
 from uue.datasets.histories import iter_histories
+from uue.datasets.records import History
 from uue.errors import ConfigError, InputError
 from uue.eval.embedders import SentenceTransformerEmbedder, offline_minilm_path
 from uue.programs.activity import LabelActivity
-from uue.programs.label_job import label_requests, run_labelling, stored_label
+from uue.programs.label_job import LabelRequest, label_requests, run_labelling, stored_label
 from uue.programs.label_triplets import (
     LabelledQuery,
     LabelPool,
@@ -162,57 +164,99 @@ def triplet_row(query: LabelledQuery, pool: LabelPool, negative: int, source: st
     }
 
 
+@dataclass(frozen=True)
+class LabelledUsers:
+    """What the teacher (or a labels file) gave: the users, the activities asked and the labels."""
+
+    users: list[History]
+    requests: list[LabelRequest]
+    labels: list[ActivityLabel]
+    program_hash: str
+    labels_path: Path
+    new_units: int  # units finished by this run
+
+
+def from_labels_file(config: SynthConfig) -> LabelledUsers:
+    """The users who own a labelled activity, wherever storage puts them; no teacher call."""
+    labels = read_labels(config.labels)
+    wanted = {label.activity_id for label in labels}
+    users = [
+        h for h in iter_histories(config.histories) if any(a.activity_id in wanted for a in h.activities)
+    ]
+    if not users:
+        raise InputError(str(config.labels), f"no labelled activity is in {config.histories}")
+    phash = ",".join(sorted({label.program_hash for label in labels}))
+    return LabelledUsers(users, [], labels, phash, config.labels, 0)
+
+
+def from_teacher(config: SynthConfig, ledger: TokenLedger) -> LabelledUsers:
+    users = select_users(config.histories, config.max_users, config.min_activities)
+    if not users:
+        raise ConfigError(f"no users with activities in {config.histories}")
+    requests = label_requests(users, config.activities_per_user, config.min_words)
+    before = len(UnitStore(config.out / LABEL_STORE))
+    labels, phash = teacher_labels(config, requests, ledger)
+    new_units = len(UnitStore(config.out / LABEL_STORE)) - before
+    return LabelledUsers(users, requests, labels, phash, config.out / LABELS_FILE, new_units)
+
+
+def build_triplets(
+    config: SynthConfig, found: LabelledUsers, ledger: TokenLedger
+) -> tuple[list[dict], list[LabelledQuery], int, Counter]:
+    """Rows of the triplet dataset, the queries they came from, the labels left out for an empty
+    query, and where the negatives came from."""
+    embedder = SentenceTransformerEmbedder(str(offline_minilm_path()), max_seq_length=config.student_budget)
+    by_id = {label.activity_id: label for label in found.labels}
+    queries, empty = labelled_queries(found.users, by_id, config.student_budget, embedder.count_tokens)
+    pool = LabelPool.of(queries)
+    candidates = candidate_negatives(queries, pool, embedder, config.candidates) if queries else []
+    rerank = (
+        rerank_with_teacher(config, UnitStore(config.out / RERANK_STORE), ledger)
+        if config.negatives is NegativeMode.rerank
+        else None
+    )
+    rows, sources = [], Counter()
+    for query, found_candidates in zip(queries, candidates, strict=True):
+        chosen = choose_negative(query, found_candidates, pool, rerank, config.seed)
+        if chosen is not None:
+            rows.append(triplet_row(query, pool, *chosen))
+            sources[chosen[1]] += 1
+    return rows, queries, empty, sources
+
+
 def run_activity_synth(config: SynthConfig) -> ActivitySynthReport:
     started = time.perf_counter()
     config.out.mkdir(parents=True, exist_ok=True)
     ledger = TokenLedger()
-    if config.labels:  # the users who own a labelled activity, wherever storage puts them
-        labels = read_labels(config.labels)
-        wanted = {label.activity_id for label in labels}
-        users = [
-            h for h in iter_histories(config.histories) if any(a.activity_id in wanted for a in h.activities)
-        ]
-        if not users:
-            raise InputError(str(config.labels), f"no labelled activity is in {config.histories}")
-        requests, done_before = [], set()
-        phash = ",".join(sorted({label.program_hash for label in labels}))
-        labels_path = config.labels
-    else:
-        users = select_users(config.histories, config.max_users, config.min_activities)
-        if not users:
-            raise ConfigError(f"no users with activities in {config.histories}")
-        requests = label_requests(users, config.activities_per_user, config.min_words)
-        done_before = UnitStore(config.out / LABEL_STORE).keys()
-        labels, phash = teacher_labels(config, requests, ledger)
-        labels_path = config.out / LABELS_FILE
+    found = from_labels_file(config) if config.labels else from_teacher(config, ledger)
     teacher_seconds = time.perf_counter() - started
-    by_id = {label.activity_id: label for label in labels}
-    embedder = SentenceTransformerEmbedder(str(offline_minilm_path()), max_seq_length=config.student_budget)
-    queries, empty = labelled_queries(users, by_id, config.student_budget, embedder.count_tokens)
-    pool = LabelPool.of(queries)
-    candidates = candidate_negatives(queries, pool, embedder, config.candidates) if queries else []
-    rerank_store = UnitStore(config.out / RERANK_STORE)
-    rerank = (
-        rerank_with_teacher(config, rerank_store, ledger) if config.negatives is NegativeMode.rerank else None
-    )
-    rows, sources = [], Counter()
-    for query, found in zip(queries, candidates, strict=True):
-        chosen = choose_negative(query, found, pool, rerank, config.seed)
-        if chosen is not None:
-            rows.append(triplet_row(query, pool, *chosen))
-            sources[chosen[1]] += 1
+    rows, queries, empty, sources = build_triplets(config, found, ledger)
     write_dataset(rows, config.out / "triplets")
-    report = build_activity_report(
-        config, users, requests, labels, queries, rows, sources, empty, rerank_store, ledger, phash
-    )
-    labelled_now = 0 if config.labels else len(UnitStore(config.out / LABEL_STORE).keys() - done_before)
-    report = report.model_copy(
-        update={
-            "seconds": round(time.perf_counter() - started, 2),
-            "teacher_seconds": round(teacher_seconds, 2),
-            "labels_file": str(labels_path),
-            "labels_per_hour_this_run": round(labelled_now / max(teacher_seconds, 1e-9) * 3600, 1),
-        }
+    failures, job = job_usage(config, found, queries)
+    job_llm = job.as_dict()
+    labelled = [label for label in found.labels if not label.nothing]
+    report = ActivitySynthReport(
+        users=len(found.users),
+        activities_chosen=len(found.requests) if not config.labels else len(found.labels),
+        labelled=len(labelled),
+        nothing=len(found.labels) - len(labelled),
+        failures=dict(sorted(failures.items())),
+        triplets=len(rows),
+        empty_queries=empty,
+        no_negative=len(queries) - len(rows),
+        negative_sources=dict(sources),
+        labels_file=str(found.labels_path),
+        labels_from_file=bool(config.labels),
+        llm=job_llm,
+        llm_this_run=ledger.as_dict(),
+        prompt_tokens_per_label=round(job_llm["prompt_tokens"] / max(1, len(found.labels)), 1),
+        subject_share=round(sum(q.subject_share for q in queries) / max(1, len(queries)), 3),
+        seconds=round(time.perf_counter() - started, 2),
+        teacher_seconds=round(teacher_seconds, 2),
+        labels_per_hour_this_run=round(found.new_units / max(teacher_seconds, 1e-9) * 3600, 1),
+        dataset=str(config.out / "triplets"),
+        program_hash=found.program_hash,
+        made_by=made_by("uue synth --mode activity", config, [config.labels] if config.labels else []),
     )
     (config.out / "report.json").write_text(report.model_dump_json(indent=2))
     if config.track:
@@ -220,45 +264,22 @@ def run_activity_synth(config: SynthConfig) -> ActivitySynthReport:
     return report
 
 
-def build_activity_report(
-    config, users, requests, labels, queries, rows, sources, empty, rerank_store, ledger, phash
-) -> ActivitySynthReport:
-    label_store = UnitStore(config.out / LABEL_STORE) if not config.labels else None
+def job_usage(
+    config: SynthConfig, found: LabelledUsers, queries: list[LabelledQuery]
+) -> tuple[Counter, ModelTotals]:
+    """Failure codes and teacher usage of every finished unit, whichever run finished it."""
     failures: Counter[str] = Counter()
     job = ModelTotals()
-    if label_store is not None:
-        for request in requests:
-            unit = label_store.get(request.activity.activity_id) or {}
-            if unit.get("failure"):
-                failures[f"label:{unit['failure']}"] += 1
-            job.add(ModelTotals.from_dict(unit.get("llm", {})))
+    units = UnitStore(config.out / LABEL_STORE)
+    for request in found.requests:
+        unit = units.get(request.activity.activity_id) or {}
+        if unit.get("failure"):
+            failures[f"label:{unit['failure']}"] += 1
+        job.add(ModelTotals.from_dict(unit.get("llm", {})))
+    reranked = UnitStore(config.out / RERANK_STORE)
     for query in queries:
-        unit = rerank_store.get(query.triplet_id) or {}
+        unit = reranked.get(query.triplet_id) or {}
         if unit.get("failure"):
             failures[f"rerank:{unit['failure']}:kept_with_mined_negative"] += 1
         job.add(ModelTotals.from_dict(unit.get("llm", {})))
-    job_llm = job.as_dict()
-    labelled = [label for label in labels if not label.nothing]
-    return ActivitySynthReport(
-        users=len(users),
-        activities_chosen=len(requests) if not config.labels else len(labels),
-        labelled=len(labelled),
-        nothing=len(labels) - len(labelled),
-        failures=dict(sorted(failures.items())),
-        triplets=len(rows),
-        empty_queries=empty,
-        no_negative=len(queries) - len(rows),
-        negative_sources=dict(sources),
-        labels_file="",
-        labels_from_file=bool(config.labels),
-        llm=job_llm,
-        llm_this_run=ledger.as_dict(),
-        prompt_tokens_per_label=round(job_llm["prompt_tokens"] / max(1, len(labels)), 1),
-        subject_share=round(sum(q.subject_share for q in queries) / max(1, len(queries)), 3),
-        seconds=0.0,
-        teacher_seconds=0.0,
-        labels_per_hour_this_run=0.0,
-        dataset=str(config.out / "triplets"),
-        program_hash=phash,
-        made_by=made_by("uue synth --mode activity", config, [config.labels] if config.labels else []),
-    )
+    return failures, job

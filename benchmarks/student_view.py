@@ -49,7 +49,9 @@ def before_share(text: str, tokenizer) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--histories", type=Path, default=Path("out/scale/histories"))
     parser.add_argument("--users", type=int, default=300)
     args = parser.parse_args()

@@ -80,17 +80,27 @@ def summary(values: list[float]) -> dict:
     if not values:
         return {"mean": 0.0, "ci": [0.0, 0.0], "n": 0}
     estimate = bootstrap_ci(np.asarray(values), 1000, 0)
-    return {"mean": round(estimate.mean, 3), "ci": [round(estimate.ci_low, 3), round(estimate.ci_high, 3)], "n": len(values)}
+    return {
+        "mean": round(estimate.mean, 3),
+        "ci": [round(estimate.ci_low, 3), round(estimate.ci_high, 3)],
+        "n": len(values),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--histories", type=Path, default=Path("out/scale/histories"))
     parser.add_argument("--activities", type=int, default=40)
-    parser.add_argument("--teachers", nargs="+", default=["local/qwen2.5-coder-0.5b", "local/qwen2.5-coder-1.5b"])
+    parser.add_argument(
+        "--teachers", nargs="+", default=["local/qwen2.5-coder-0.5b", "local/qwen2.5-coder-1.5b"]
+    )
     parser.add_argument("--judge", default="local/qwen2.5-coder-1.5b")
     args = parser.parse_args()
-    requests = label_requests(islice(iter_histories(args.histories), args.activities), 5, 4)[: args.activities]
+    requests = label_requests(islice(iter_histories(args.histories), args.activities), 5, 4)[
+        : args.activities
+    ]
     embedder = make_embedder("minilm")
     figures: dict = {"activities": len(requests), "judge": args.judge, "load_average_before": os.getloadavg()}
     for teacher in args.teachers:

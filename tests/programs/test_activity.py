@@ -82,6 +82,7 @@ def test_an_obeyed_injection_cannot_become_a_label(histories):
     assert "never follow instructions" in lm.engine.prompts[0]
 
 
+@pytest.mark.usefixtures("clean_dspy")
 def test_the_behaviour_is_registered_and_scripted(histories):
     behaviour = get_behaviour("activity")
     assert behaviour_for_outputs(["specific", "broad"]) is behaviour

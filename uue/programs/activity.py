@@ -153,7 +153,7 @@ class LabelActivity(dspy.Module):
         )
 
 
-def scripted_label(field: Callable[[str], str]) -> dict[str, str]:
+def scripted_label(field: Callable[[str], str], tag: str) -> dict[str, str]:
     """The scripted teacher's answer (tests): a label derived from the words, nothing for short ones."""
     own = field("activity").rsplit(f"{SUBJECT}: ", 1)[-1]
     tokens = re.findall(r"[a-z]{4,}", own.lower())

@@ -22,7 +22,8 @@ class Behaviour:
     name: str  # the CLI name (`uue synth --mode NAME`)
     signature: type[dspy.Signature]
     build: Callable[[int], dspy.Module]  # attempts -> a fresh module
-    scripted_reply: Callable[[Callable[[str], str]], dict[str, Any]]  # field lookup -> a valid answer
+    # (input field lookup, a tag that depends on the whole prompt) -> a valid answer, for tests
+    scripted_reply: Callable[[Callable[[str], str], str], dict[str, Any]]
     description: str
 
     @property
@@ -49,9 +50,16 @@ def register_behaviour(behaviour: Behaviour) -> Behaviour:
 def _load_builtin() -> None:
     if _REGISTRY:
         return
-    from uue.programs import activity
+    from uue.programs import activity, judge, negatives, pivot, profile
 
-    for behaviour in (activity.BEHAVIOUR,):  # one line per behaviour
+    for behaviour in (  # one line per behaviour
+        pivot.BEHAVIOUR,
+        activity.BEHAVIOUR,
+        negatives.RERANK_BEHAVIOUR,
+        negatives.GENERATE_BEHAVIOUR,
+        judge.BEHAVIOUR,
+        profile.BEHAVIOUR,
+    ):
         register_behaviour(behaviour)
 
 

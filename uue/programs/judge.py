@@ -10,6 +10,7 @@ import math
 
 import dspy
 
+from uue.programs.behaviours import Behaviour
 from uue.programs.retry import predict_valid
 
 PASS_SCORE = 0.5  # judge_metric's bool answer while bootstrapping demos (trace is not None)
@@ -79,3 +80,12 @@ def judge_metric(example: dspy.Example, pred: dspy.Prediction, trace=None) -> fl
     score = Judge()(activities=activities, label=pred.specific).score
     score = 0.0 if math.isnan(score) else score
     return score >= PASS_SCORE if trace is not None else score
+
+
+BEHAVIOUR = Behaviour(
+    name="judge",
+    signature=GradeLabel,
+    build=Judge,
+    scripted_reply=lambda field, tag: {"faithfulness": 0.75, "specificity": 0.75, "reason": "scripted"},
+    description="activities and a label -> faithfulness and specificity grades",
+)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import dspy
 
+from uue.programs.behaviours import Behaviour
 from uue.programs.checks import copies_text, normalized, summary_problem
 from uue.programs.retry import predict_valid
 
@@ -153,3 +155,29 @@ class GenerateNegative(dspy.Module):
             failure=None,
             attempts=done.attempts,
         )
+
+
+def scripted_ranking(field, tag: str) -> dict:
+    """The scripted teacher's ranking (tests): every shown candidate, last first."""
+    count = len(re.findall(r"^\[\d+\] ", field("candidates"), flags=re.M))
+    return {"ranking": list(range(count))[::-1]}
+
+
+def scripted_negative(field, tag: str) -> dict:
+    return {"negative": f"Scripted unrelated pursuit {tag}", "negative_broad": "Scripted elsewhere"}
+
+
+RERANK_BEHAVIOUR = Behaviour(
+    name="rerank",
+    signature=RankLabels,
+    build=RerankNegatives,
+    scripted_reply=scripted_ranking,
+    description="a context and candidate labels -> their ranking (the best-ranked other is the negative)",
+)
+GENERATE_BEHAVIOUR = Behaviour(
+    name="generate",
+    signature=WriteHardNegative,
+    build=GenerateNegative,
+    scripted_reply=scripted_negative,
+    description="a context and the positive -> a written hard negative",
+)

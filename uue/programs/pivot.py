@@ -9,6 +9,7 @@ import dspy
 
 from uue.datasets.records import Activity
 from uue.datasets.render import SUBJECT
+from uue.programs.behaviours import Behaviour
 from uue.programs.checks import normalized, summary_problem
 from uue.programs.retry import predict_valid
 
@@ -181,3 +182,21 @@ class PivotCluster(dspy.Module):
             failure=None,
             attempts=done.attempts,
         )
+
+
+def scripted_cluster(field, tag: str) -> dict:
+    """The scripted teacher's answer (tests): the pivot alone, labelled by a tag of the prompt."""
+    return {
+        "specific": f"Scripted topic label {tag}",
+        "broad": f"Scripted area {tag[:2]}",
+        "related": [int(field("pivot") or 0)],
+    }
+
+
+BEHAVIOUR = Behaviour(
+    name="pivot",
+    signature=ClusterAroundPivot,
+    build=PivotCluster,
+    scripted_reply=scripted_cluster,
+    description="a segment and a pivot -> the related activities with a specific and a broad label",
+)

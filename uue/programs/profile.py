@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dspy
 
+from uue.programs.behaviours import Behaviour
 from uue.programs.checks import normalized
 from uue.programs.retry import predict_valid
 
@@ -49,3 +50,14 @@ class ProfileWriter(dspy.Module):
         )
         profile = done.prediction.profile.strip() if done.prediction else ""
         return dspy.Prediction(profile=profile, failure=done.failure, attempts=done.attempts)
+
+
+BEHAVIOUR = Behaviour(
+    name="profile",
+    signature=DescribeUser,
+    build=ProfileWriter,
+    scripted_reply=lambda field, tag: {
+        "profile": f"Scripted viewer {tag} enjoys thoughtful dramas and older comedies."
+    },
+    description="a user's items -> a short profile of their tastes (seed 004 distillation)",
+)

@@ -100,28 +100,13 @@ def deterministic_reply(prompt: str, fields: list[str]) -> str:
     if path := os.environ.get(CALL_LOG_ENV):
         with open(path, "a", encoding="utf-8") as log:
             log.write(hashlib.sha256(prompt.encode()).hexdigest()[:16] + "\n")
-    tag = hashlib.sha256(prompt.encode()).hexdigest()[:6]
     from uue.programs.behaviours import behaviour_for_outputs  # here: the registry imports the modules
 
-    if behaviour := behaviour_for_outputs(fields):
-        answer: dict[str, Any] = behaviour.scripted_reply(lambda name: _field(prompt, name))
-    elif "related" in fields:
-        pivot = int(_field(prompt, "pivot") or 0)
-        answer = {
-            "specific": f"Scripted topic label {tag}",
-            "broad": f"Scripted area {tag[:2]}",
-            "related": [pivot],
-        }
-    elif "ranking" in fields:
-        count = len(re.findall(r"^\[\d+\] ", _field(prompt, "candidates"), flags=re.M))
-        answer = {"ranking": list(range(count))[::-1]}
-    elif "profile" in fields:
-        answer = {"profile": f"Scripted viewer {tag} enjoys thoughtful dramas and older comedies."}
-    elif "negative" in fields:
-        answer = {"negative": f"Scripted unrelated pursuit {tag}", "negative_broad": "Scripted elsewhere"}
-    else:  # the judge
-        answer = {"faithfulness": 0.75, "specificity": 0.75, "reason": "scripted"}
-    return json.dumps(answer)
+    behaviour = behaviour_for_outputs(fields)
+    if behaviour is None:
+        raise ValueError(f"no registered teacher behaviour writes the fields {fields}")
+    tag = hashlib.sha256(prompt.encode()).hexdigest()[:6]
+    return json.dumps(behaviour.scripted_reply(lambda name: _field(prompt, name), tag))
 
 
 def build_scripted_lm(model: str) -> dspy.LM:

@@ -131,3 +131,13 @@ def test_the_cli_wires_activity_mode_and_rejects_mined_negatives_in_pivot_mode(t
     wrong = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "b"), "--negatives", "mined"])
     assert wrong.exit_code == 2 and "belong to --mode activity" in wrong.output
     assert "Traceback" not in wrong.output
+
+
+@pytest.mark.usefixtures("clean_dspy")
+def test_a_teacher_that_cannot_be_called_stops_the_run_and_marks_nothing_finished(tmp_path, histories_dir):
+    from uue.errors import TeacherError
+
+    config = activity_config(histories_dir, tmp_path / "bad", teacher=TeacherConfig(model="notaprovider/xyz"))
+    with pytest.raises(TeacherError, match="teacher call failed"):
+        run_synth(config)
+    assert not (tmp_path / "bad" / LABEL_STORE).is_file() or not (tmp_path / "bad" / LABEL_STORE).read_text()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import dspy
 
 from uue.datasets.records import Activity, History
+from uue.errors import TeacherError
 from uue.programs.checks import words
 from uue.programs.labels import ActivityLabel
 from uue.programs.store import UnitStore, run_units, unit_progress
@@ -87,6 +88,13 @@ def run_labelling(
 
     def work(request: LabelRequest) -> dict:
         found = labeller(activity=request.activity)
+        if (found.failure or "").startswith("lm_"):
+            # The LM itself failed (after its own retries): an unknown provider, a missing key, a dead
+            # server. Stop before storing the unit, so that a rerun asks again instead of skipping it.
+            raise TeacherError(
+                f"activity {request.activity.activity_id}: the teacher call failed ({found.failure})",
+                hint="check --teacher / --api-base, then rerun the same command to resume",
+            )
         return {
             "user_id": request.user_id,
             "specific": found.specific,

@@ -137,7 +137,9 @@ def test_the_cli_wires_activity_mode_and_rejects_mined_negatives_in_pivot_mode(t
 def test_a_teacher_that_cannot_be_called_stops_the_run_and_marks_nothing_finished(tmp_path, histories_dir):
     from uue.errors import TeacherError
 
-    config = activity_config(histories_dir, tmp_path / "bad", teacher=TeacherConfig(model="notaprovider/xyz"))
+    config = activity_config(
+        histories_dir, tmp_path / "bad", teacher=TeacherConfig(model="notaprovider/xyz", num_retries=0)
+    )
     with pytest.raises(TeacherError, match="teacher call failed"):
         run_synth(config)
     assert not (tmp_path / "bad" / LABEL_STORE).is_file() or not (tmp_path / "bad" / LABEL_STORE).read_text()

@@ -23,7 +23,7 @@ import datasets
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from uue.errors import ConfigError, InputError
+from uue.errors import InputError
 from uue.eval.embedders import DenseEmbedder, Embedder, make_embedder
 from uue.eval.metrics import (
     BENCH_METRICS,
@@ -262,8 +262,3 @@ def run_bench(config: BenchConfig, embedders: dict[str, Embedder] | None = None)
         "verdict": decision,
         "easiest": easiest_triplets(best, table, config.easiest) if best else [],
     }
-
-
-def check_models(models: list[str]) -> None:
-    if len(set(models)) != len(models):
-        raise ConfigError(f"a --model is given twice: {models}")

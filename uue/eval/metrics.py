@@ -96,12 +96,6 @@ def bootstrap_ci(values: np.ndarray, resamples: int = 1000, seed: int = 0, level
     return Estimate(mean, float(min(low, mean)), float(max(high, mean)))
 
 
-def summarize(
-    ranks: np.ndarray, metrics: Mapping[str, Metric] = BENCH_METRICS, resamples: int = 1000, seed: int = 0
-) -> dict[str, Estimate]:
-    return {name: bootstrap_ci(v, resamples, seed) for name, v in per_query(ranks, metrics).items()}
-
-
 def paired_differences(
     trained: np.ndarray, baseline: np.ndarray, resamples: int, seed: int
 ) -> dict[str, Estimate]:

@@ -1,7 +1,6 @@
 """The judge: is a label faithful to the activities it summarises, and specific enough to be an item?
 
-Used to filter triplets (`uue synth --min-judge-score`) and as an optimizer metric via
-`judge_metric(example, pred, trace=None)`.
+Used to filter triplets (`uue synth --min-judge-score`) and by the optimizers' `SummaryJudge` metric.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ import dspy
 
 from uue.programs.behaviours import Behaviour
 from uue.programs.retry import predict_valid
-
-PASS_SCORE = 0.5  # judge_metric's bool answer while bootstrapping demos (trace is not None)
 
 
 class GradeLabel(dspy.Signature):
@@ -71,15 +68,6 @@ class Judge(dspy.Module):
             failure=None,
             attempts=done.attempts,
         )
-
-
-def judge_metric(example: dspy.Example, pred: dspy.Prediction, trace=None) -> float | bool:
-    """The judge's score of `pred.specific` against `example.activities` (or `example.segment`),
-    with the LM in `dspy.settings`. A bool (score >= PASS_SCORE) while an optimizer traces demos."""
-    activities = example.get("activities") or example.get("segment") or ""
-    score = Judge()(activities=activities, label=pred.specific).score
-    score = 0.0 if math.isnan(score) else score
-    return score >= PASS_SCORE if trace is not None else score
 
 
 BEHAVIOUR = Behaviour(

@@ -34,7 +34,7 @@ from uue.programs.label_triplets import (
 from uue.programs.labels import ActivityLabel, read_labels, write_labels
 from uue.programs.lm import ModelTotals, TokenLedger, build_lm, default_adapter, response_cache
 from uue.programs.negatives import RerankNegatives
-from uue.programs.program import program_hash
+from uue.programs.program import load_state, program_hash
 from uue.programs.store import UnitStore
 from uue.programs.synth import NegativeMode, SynthConfig, log_to_mlflow, select_users, write_dataset
 from uue.provenance import made_by
@@ -71,21 +71,9 @@ class ActivitySynthReport(BaseModel):
     made_by: dict
 
 
-def load_labeller(path: Path | None, attempts: int) -> LabelActivity:
-    labeller = LabelActivity(attempts)
-    if path is not None:
-        if not path.is_file():
-            raise InputError(str(path), "no such program file", hint="save one with module.save(path)")
-        try:
-            labeller.load(str(path))
-        except (ValueError, KeyError) as error:
-            raise InputError(str(path), f"not a saved LabelActivity: {error}") from error
-    return labeller
-
-
 def teacher_labels(config: SynthConfig, requests, ledger: TokenLedger) -> tuple[list[ActivityLabel], str]:
     """Label (or resume labelling) every request; returns the labels and the program hash."""
-    labeller = load_labeller(config.program, config.attempts)
+    labeller = load_state(LabelActivity(config.attempts), config.program)
     phash = program_hash(labeller)
     store = UnitStore(config.out / LABEL_STORE)
     lm = build_lm(config.teacher)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypeVar
 
 import dspy
 
@@ -12,6 +13,8 @@ from uue.programs.judge import Judge
 from uue.programs.negatives import GenerateNegative, RerankNegatives
 from uue.programs.pivot import PivotCluster
 from uue.provenance import sha256_text
+
+M = TypeVar("M", bound=dspy.Module)
 
 
 class SynthProgram(dspy.Module):
@@ -26,18 +29,22 @@ class SynthProgram(dspy.Module):
         self.judge = Judge(attempts)
 
 
-def load_program(path: Path | None, attempts: int = 2) -> SynthProgram:
-    """A fresh program, with the saved state in `path` (DSPy `save` JSON) loaded when given."""
-    program = SynthProgram(attempts)
+def load_state(module: M, path: Path | None) -> M:
+    """`module` with the saved state in `path` (DSPy `save` JSON) loaded when given."""
     if path is None:
-        return program
+        return module
     if not path.is_file():
         raise InputError(str(path), "no such program file", hint="save one with program.save(path)")
     try:
-        program.load(str(path))
+        module.load(str(path))
     except (ValueError, KeyError) as error:
-        raise InputError(str(path), f"not a saved SynthProgram: {error}") from error
-    return program
+        raise InputError(str(path), f"not a saved {type(module).__name__}: {error}") from error
+    return module
+
+
+def load_program(path: Path | None, attempts: int = 2) -> SynthProgram:
+    """A fresh program, with the saved state in `path` loaded when given."""
+    return load_state(SynthProgram(attempts), path)
 
 
 def program_hash(program: dspy.Module) -> str:

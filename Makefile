@@ -34,7 +34,7 @@ demo: install
 	$(BIN)/uue bench --triplets $(DEMO_OUT)/synth --model bm25 --model minilm --model $(DEMO_OUT)/student \
 		--held-out --valid-fraction 0.5 --out $(DEMO_OUT)/bench-student
 	@echo "note: a 6-user demo trains on a handful of triplets and cannot show the student beating its base;"
-	@echo "      'make student' rebuilds the scale run's committed teacher labels and shows it (README, Student)."
+	@echo "      'make student' trains the full recipe on the scale run's committed teacher labels (README, Student)."
 
 SCALE_OUT ?= out/scale
 STUDENT_OUT ?= out/student

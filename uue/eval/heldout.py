@@ -110,10 +110,15 @@ def model_ranks(
 
 
 def _cache_key(spec: str, config: HeldOutConfig) -> str:
-    """Model, its training provenance (a retrained folder is a new model) and the bench settings."""
-    provenance = Path(spec) / "uue_provenance.json"
-    trained = provenance.read_text() if provenance.is_file() else ""
-    return sha256_text(json.dumps([spec, trained, config.model_dump(mode="json")], default=str))[:16]
+    """Model, its training provenance (a retrained folder is a new model), the bench settings and the
+    data: the reports of the triplets and the histories change whenever they are rebuilt."""
+
+    def text(path: Path) -> str:
+        return path.read_text() if path.is_file() else ""
+
+    parts = [spec, config.model_dump(mode="json"), text(Path(spec) / "uue_provenance.json")]
+    parts += [text(config.triplets / "report.json"), text(config.histories / "report.json")]
+    return sha256_text(json.dumps(parts, default=str))[:16]
 
 
 def held_out_report(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -109,13 +110,9 @@ class LabelPool:
     def index(self, specific: str) -> int:
         return self._at[normalized(specific)]
 
-    @property
+    @cached_property  # writes the instance __dict__ directly, so a frozen dataclass may hold it
     def _at(self) -> dict[str, int]:
-        cached = self.__dict__.get("_at_cache")
-        if cached is None:
-            cached = {normalized(s): i for i, s in enumerate(self.specific)}
-            object.__setattr__(self, "_at_cache", cached)
-        return cached
+        return {normalized(s): i for i, s in enumerate(self.specific)}
 
 
 def candidate_negatives(

@@ -25,8 +25,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from uue.eval.embedders import make_embedder  # noqa: E402
 from uue.eval.heldout import HeldOutConfig, HeldOutReport, held_out_report, markdown_table  # noqa: E402
-from uue.trainers.recipe import RecipeConfig, stage_configs  # noqa: E402
+from uue.trainers.recipe import RecipeConfig, Schedule, stage_configs  # noqa: E402
 from uue.trainers.student import train_or_reuse  # noqa: E402
+from uue.trainers.student_config import LossKind, Objective  # noqa: E402
 
 CURVE = [
     ("interests/specific", "recall@1"),
@@ -40,6 +41,8 @@ def teacher_arm(recipe: RecipeConfig, size: int, template):
     name = f"teacher-{size or 'all'}"
     return name, template.model_copy(
         update={
+            "objective": Objective.triplets,
+            "same_user_pairs": None,
             "base_model": "minilm",
             "max_samples": size or None,
             "out": recipe.out / name,
@@ -97,15 +100,29 @@ def main() -> None:
     parser.add_argument("--same-user-pairs", type=int, default=3000)
     parser.add_argument("--max-users", type=int, default=300)
     parser.add_argument("--baselines", nargs="+", default=["bm25", "minilm", "mpnet"])
+    parser.add_argument("--schedule", choices=[s.value for s in Schedule], default="mixed")
+    parser.add_argument("--loss", choices=[k.value for k in LossKind], default="mnrl")
+    parser.add_argument("--no-hard-negatives", dest="hard_negatives", action="store_false")
+    parser.add_argument(
+        "--arms",
+        nargs="+",
+        choices=["same-user", "teacher", "final"],
+        default=["same-user", "teacher", "final"],
+        help="Which students to train and bench",
+    )
+    parser.add_argument("--ranks", type=Path, default=Path("runs/ranks"), help="Rank cache shared by runs")
     parser.add_argument("--plot", type=Path, default=Path("docs/learning_curve.png"))
     args = parser.parse_args()
     recipe = RecipeConfig(
         histories=args.histories, triplets=args.triplets, out=args.out, valid_fraction=args.valid_fraction,
         same_user_pairs=args.same_user_pairs, max_users=args.max_users, baselines=args.baselines,
+        schedule=args.schedule, loss=args.loss, hard_negatives=args.hard_negatives,
     )  # fmt: skip
     same_user, combined = stage_configs(recipe)
-    arms = dict(teacher_arm(recipe, size, combined) for size in args.sizes)
+    arms = dict(teacher_arm(recipe, size, combined) for size in args.sizes) if "teacher" in args.arms else {}
+    wanted = {"same-user": "same-user" in args.arms, "same-user+teacher": "final" in args.arms}
     trained = {"same-user": same_user, **arms, "same-user+teacher": combined}
+    trained = {name: config for name, config in trained.items() if wanted.get(name, True)}
     counts: dict[str, int] = {}
     for name, config in trained.items():
         result = train_or_reuse(config)
@@ -116,7 +133,7 @@ def main() -> None:
         {spec: (lambda spec=spec: make_embedder(spec)) for spec in specs},
         HeldOutConfig(histories=args.histories, triplets=args.triplets, valid_fraction=args.valid_fraction,
                       max_users=args.max_users),
-        cache_dir=args.out / "ranks",
+        cache_dir=args.ranks,
     )  # fmt: skip
     names = {str(c.out): name for name, c in trained.items()}
     table = markdown_table(report, names)

@@ -212,18 +212,22 @@ def bench(
 def train(
     out: Annotated[Path, typer.Option(help="Output directory for the model")],
     triplets: Annotated[Path | None, typer.Option(help="Directory written by `uue synth` (triplets)")] = None,
-    objective: Annotated[str, typer.Option(help="triplets | same-user (needs --histories)")] = "triplets",
+    objective: Annotated[
+        str, typer.Option(help="triplets | same-user (needs --histories) | mixed (both, one run)")
+    ] = "triplets",
     histories: Annotated[
         Path | None, typer.Option(help="Directory written by `uue ingest` (same-user)")
     ] = None,
     pair_rounds: Annotated[int, typer.Option(help="Same-user: pairs per user")] = 4,
+    same_user_pairs: Annotated[int | None, typer.Option(help="Mixed: same-user pairs (default all)")] = None,
+    hard_negatives: Annotated[bool, typer.Option(help="Triplets: train on the mined negative")] = True,
     pair_window: Annotated[int, typer.Option(help="Same-user: activities per window")] = 8,
     base_model: Annotated[str, typer.Option(help="minilm | sentence-transformers folder or name")] = "minilm",
     epochs: Annotated[float, typer.Option()] = 1.0,
     max_steps: Annotated[int, typer.Option(help="-1: run the epochs")] = -1,
     batch_size: Annotated[int, typer.Option()] = 16,
     learning_rate: Annotated[float, typer.Option()] = 2e-5,
-    loss: Annotated[str, typer.Option(help="mnrl | cached-mnrl")] = "mnrl",
+    loss: Annotated[str, typer.Option(help="mnrl | cached-mnrl | gist")] = "mnrl",
     matryoshka_dims: Annotated[str, typer.Option(help="e.g. 32,64,128,256,384 (empty: off)")] = "",
     lora: Annotated[bool, typer.Option(help="Train a LoRA adapter")] = False,
     max_seq_length: Annotated[int, typer.Option()] = 256,
@@ -249,6 +253,8 @@ def train(
         triplets=triplets,
         histories=histories,
         pair_rounds=pair_rounds,
+        same_user_pairs=same_user_pairs,
+        hard_negatives=hard_negatives,
         pair_window=pair_window,
         out=out,
         base_model=base_model,
@@ -320,6 +326,10 @@ def synth(
     labels: Annotated[
         Path | None, typer.Option(help="Activity mode: rebuild triplets from this labels.jsonl, no teacher")
     ] = None,
+    resume_labels: Annotated[
+        Path | None,
+        typer.Option(help="Activity mode: an earlier run's labels.jsonl (same teacher) counted as done"),
+    ] = None,
     activities_per_user: Annotated[int, typer.Option(help="Activity mode: activities labelled per user")] = 8,
     max_tokens: Annotated[int, typer.Option(help="Maximum generated tokens per teacher call")] = 256,
     max_users: Annotated[int | None, typer.Option(help="Only the first N users")] = None,
@@ -343,6 +353,7 @@ def synth(
         teacher=TeacherConfig(model=teacher, api_base=api_base, max_tokens=max_tokens),
         mode=mode,
         labels=labels,
+        resume_labels=resume_labels,
         activities_per_user=activities_per_user,
         max_users=max_users,
         min_activities=min_activities,
@@ -371,11 +382,14 @@ def student(
     triplets: Annotated[Path, typer.Option(help="Directory written by `uue synth` (teacher triplets)")],
     out: Annotated[Path, typer.Option(help="Output: same-user/, best/, report.json, report.md")],
     valid_fraction: Annotated[float, typer.Option(help="Held-out share of users")] = 0.2,
-    same_user_pairs: Annotated[int, typer.Option(help="Stage 1: same-user pairs")] = 3000,
+    same_user_pairs: Annotated[int, typer.Option(help="Same-user pairs")] = 3000,
+    schedule: Annotated[str, typer.Option(help="mixed (pairs + triplets in one run) | sequential")] = "mixed",
+    hard_negatives: Annotated[bool, typer.Option(help="Train on the triplets' mined negatives")] = True,
+    loss: Annotated[str, typer.Option(help="mnrl | gist")] = "mnrl",
     max_users: Annotated[int, typer.Option(help="Held-out users of the user tasks")] = 300,
     baseline: Annotated[list[str] | None, typer.Option(help="Baseline --model strings; repeat")] = None,
 ) -> None:
-    """The final student recipe: same-user pre-training, then teacher triplets; benched on held-out users."""
+    """The student recipe: same-user pairs and teacher triplets; benched on held-out users."""
     from uue.eval.heldout import markdown_table
     from uue.trainers.recipe import RecipeConfig, run_recipe
 
@@ -385,6 +399,9 @@ def student(
         out=out,
         valid_fraction=valid_fraction,
         same_user_pairs=same_user_pairs,
+        schedule=schedule,
+        hard_negatives=hard_negatives,
+        loss=loss,
         max_users=max_users,
         **({"baselines": baseline} if baseline else {}),
     )

@@ -10,7 +10,7 @@ import pytest
 
 from uue.errors import InputError
 from uue.programs.activity_synth import LABEL_STORE, LABELS_FILE
-from uue.programs.labels import read_labels
+from uue.programs.labels import read_labels, write_labels
 from uue.programs.lm import TeacherConfig
 from uue.programs.synth import SynthConfig, run_synth
 
@@ -90,6 +90,20 @@ def test_a_rerun_resumes_with_no_new_call(labelled, histories_dir):
     again = run_synth(activity_config(histories_dir, out))
     assert again["llm_this_run"]["calls"] == 0 and again["triplets"] == report["triplets"]
     assert len((out / LABEL_STORE).read_text().splitlines()) == 12
+
+
+@pytest.mark.usefixtures("clean_dspy")
+def test_a_lost_out_resumes_from_a_labels_file_of_the_same_teacher(labelled, tmp_path, histories_dir):
+    report, out = labelled
+    labels = read_labels(out / LABELS_FILE)
+    kept = tmp_path / "kept.jsonl"  # what a session commits: all labels but the first two
+    other = labels[2].model_copy(update={"teacher_model": "another/teacher"})  # never adopted
+    write_labels(kept, [other, *labels[3:]])
+    again = run_synth(activity_config(histories_dir, tmp_path / "fresh", resume_labels=kept))
+    # 12 units: 9 adopted; the 2 left out and the one of another teacher are asked again
+    assert again["llm_this_run"]["calls"] == 12 - len(labels[3:])
+    assert read_labels(tmp_path / "fresh" / LABELS_FILE) == labels
+    assert again["triplets"] == report["triplets"]
 
 
 def test_a_bad_labels_line_names_the_line_and_field(tmp_path):

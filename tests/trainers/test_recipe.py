@@ -10,7 +10,7 @@ from uue.datasets.histories import write_histories
 from uue.datasets.records import Activity, History, ThreadContext
 from uue.programs.lm import TeacherConfig
 from uue.programs.synth import SynthConfig, run_synth
-from uue.trainers.recipe import RecipeConfig, run_recipe
+from uue.trainers.recipe import RecipeConfig, run_recipe, stage_configs
 
 TOPICS = ["chemistry labs", "graduate admissions", "dorm roommates", "student loans", "calculus exams",
           "campus jobs", "study abroad", "research papers"]  # fmt: skip
@@ -33,9 +33,23 @@ def corpus(n_users: int = 40, n_activities: int = 20) -> list[History]:
     return histories
 
 
+def test_the_schedules_train_the_final_model_from_the_right_base(tmp_path):
+    settings = dict(histories=tmp_path / "h", triplets=tmp_path / "t", out=tmp_path / "s")
+    same_user, mixed = stage_configs(RecipeConfig(**settings, hard_negatives=False, loss="gist"))
+    assert (same_user.objective, same_user.base_model, same_user.max_samples) == ("same-user", "minilm", 3000)
+    assert (mixed.objective, mixed.base_model, mixed.same_user_pairs) == ("mixed", "minilm", 3000)
+    assert not mixed.hard_negatives and mixed.loss == same_user.loss == "gist"
+    _, sequential = stage_configs(RecipeConfig(**settings, schedule="sequential"))
+    assert (sequential.objective, sequential.base_model) == ("triplets", str(tmp_path / "s" / "same-user"))
+    assert sequential.same_user_pairs is None and sequential.hard_negatives
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("isolated_dspy")
-def test_the_recipe_trains_both_stages_and_benches_held_out_users(tmp_path):
+@pytest.mark.parametrize(
+    ("schedule", "loss", "hard_negatives"), [("mixed", "gist", False), ("sequential", "mnrl", True)]
+)
+def test_the_recipe_trains_both_models_and_benches_held_out_users(tmp_path, schedule, loss, hard_negatives):
     write_histories(corpus(), tmp_path / "histories")
     run_synth(
         SynthConfig(
@@ -46,10 +60,13 @@ def test_the_recipe_trains_both_stages_and_benches_held_out_users(tmp_path):
     config = RecipeConfig(
         histories=tmp_path / "histories", triplets=tmp_path / "synth", out=tmp_path / "student",
         valid_fraction=0.3, same_user_pairs=16, batch_size=4, max_steps=2, max_users=20,
+        schedule=schedule, loss=loss, hard_negatives=hard_negatives,
     )  # fmt: skip
     report = run_recipe(config)
     best = json.loads((tmp_path / "student" / "best" / "uue_provenance.json").read_text())
-    assert best["made_by"]["settings"]["base_model"] == str(tmp_path / "student" / "same-user")
+    base = "minilm" if schedule == "mixed" else str(tmp_path / "student" / "same-user")
+    assert best["made_by"]["settings"]["base_model"] == base
+    assert best["split"]["train_examples"] > (16 if schedule == "mixed" else 0)  # pairs and triplets
     rows = report.held_out.rows
     assert {r.task for r in rows} == {
         "interests/specific",

@@ -4,7 +4,7 @@ import mlflow
 import pytest
 
 from tests.dev_triplets import write_toy_corpus
-from uue.trainers.student import train
+from uue.trainers.student import train, triplet_data
 from uue.trainers.student_config import TrainConfig
 
 
@@ -45,3 +45,22 @@ def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, mo
     assert "eval_valid_cosine_accuracy" in metrics and "train_loss" in metrics
     assert {"bench/dim32/sampled_recall_at_1", "bench/dim384/full_mrr"} <= set(metrics)
     assert run.data.tags["uue.teacher_model"] == "dev-heuristic"
+
+
+def test_without_hard_negatives_the_teacher_data_keeps_query_and_label_only(tmp_path):
+    _, trip = write_toy_corpus(tmp_path, n_users=16)
+    config = TrainConfig(triplets=trip, out=tmp_path / "model", valid_fraction=0.3)
+    with_negatives, valid, split, _ = triplet_data(config)
+    without, _, _, _ = triplet_data(config.model_copy(update={"hard_negatives": False}))
+    assert with_negatives.column_names == ["context", "positive", "negative"]
+    assert without.column_names == ["context", "positive"]
+    assert without["positive"] == with_negatives["positive"] and len(without) > 0
+    assert "negative" in valid.column_names  # validation still scores the mined negative
+    assert split.train.isdisjoint(split.valid)
+
+
+def test_the_mixed_objective_needs_histories_and_triplets(tmp_path):
+    with pytest.raises(ValueError, match="mixed objective needs --histories"):
+        TrainConfig(objective="mixed", triplets=tmp_path, out=tmp_path)
+    with pytest.raises(ValueError, match="mixed objective needs --triplets"):
+        TrainConfig(objective="mixed", histories=tmp_path, out=tmp_path)

@@ -23,7 +23,13 @@ from uue.datasets.records import History
 from uue.errors import ConfigError, InputError
 from uue.eval.embedders import SentenceTransformerEmbedder, offline_minilm_path
 from uue.programs.activity import LabelActivity
-from uue.programs.label_job import LabelRequest, label_requests, run_labelling, stored_label
+from uue.programs.label_job import (
+    LabelRequest,
+    adopt_labels,
+    label_requests,
+    run_labelling,
+    stored_label,
+)
 from uue.programs.label_triplets import (
     LabelledQuery,
     LabelPool,
@@ -71,11 +77,17 @@ class ActivitySynthReport(BaseModel):
     made_by: dict
 
 
-def teacher_labels(config: SynthConfig, requests, ledger: TokenLedger) -> tuple[list[ActivityLabel], str]:
-    """Label (or resume labelling) every request; returns the labels and the program hash."""
+def teacher_labels(
+    config: SynthConfig, requests, ledger: TokenLedger
+) -> tuple[list[ActivityLabel], str, int]:
+    """Label (or resume labelling) every request; returns the labels, the program hash and the number
+    of units the teacher finished in this run."""
     labeller = load_state(LabelActivity(config.attempts), config.program)
     phash = program_hash(labeller)
     store = UnitStore(config.out / LABEL_STORE)
+    if config.resume_labels:
+        adopt_labels(store, requests, read_labels(config.resume_labels), config.teacher.model, phash)
+    before = len(store)
     lm = build_lm(config.teacher)
 
     def labels_so_far() -> list[ActivityLabel]:
@@ -103,7 +115,7 @@ def teacher_labels(config: SynthConfig, requests, ledger: TokenLedger) -> tuple[
     ledger.update(lm.history)
     labels = labels_so_far()
     write_labels(config.out / LABELS_FILE, labels)
-    return labels, phash
+    return labels, phash, len(store) - before
 
 
 def rerank_with_teacher(config: SynthConfig, store: UnitStore, ledger: TokenLedger):
@@ -182,9 +194,7 @@ def from_teacher(config: SynthConfig, ledger: TokenLedger) -> LabelledUsers:
     if not users:
         raise ConfigError(f"no users with activities in {config.histories}")
     requests = label_requests(users, config.activities_per_user, config.min_words)
-    before = len(UnitStore(config.out / LABEL_STORE))
-    labels, phash = teacher_labels(config, requests, ledger)
-    new_units = len(UnitStore(config.out / LABEL_STORE)) - before
+    labels, phash, new_units = teacher_labels(config, requests, ledger)
     return LabelledUsers(users, requests, labels, phash, config.out / LABELS_FILE, new_units)
 
 

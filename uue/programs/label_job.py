@@ -119,3 +119,25 @@ def run_labelling(
             return usage()
 
         run_units([(r.activity.activity_id, lambda r=r: work(r)) for r in requests], store, 1, finished)
+
+
+def adopt_labels(
+    store: UnitStore, requests: list[LabelRequest], labels: list[ActivityLabel], teacher: str, phash: str
+) -> int:
+    """Store the labels of an earlier run (a committed labels file) as finished units, so a job whose
+    `out/` was lost resumes where that run stopped instead of asking the teacher again. Only labels
+    of the same teacher and program count; returns how many units were adopted."""
+    by_id = {
+        label.activity_id: label
+        for label in labels
+        if label.teacher_model == teacher and label.program_hash == phash
+    }
+    adopted = 0
+    for request in requests:
+        label = by_id.get(request.activity.activity_id)
+        if label is None or request.activity.activity_id in store:
+            continue
+        unit = {"user_id": request.user_id, "specific": label.specific, "broad": label.broad}
+        store.add(label.activity_id, unit | {"nothing": label.nothing, "failure": "", "adopted": True})
+        adopted += 1
+    return adopted

@@ -68,6 +68,11 @@ class SynthConfig(BaseModel):
         description="Activity mode: rebuild triplets from this labels file (written by an earlier "
         "run) instead of calling the teacher",
     )
+    resume_labels: Path | None = Field(
+        None,
+        description="Activity mode: labels of an earlier run of the same teacher and program (e.g. the "
+        "committed file) taken as finished units, so a job whose out/ was lost does not ask again",
+    )
     activities_per_user: int = Field(
         8, ge=1, description="Activity mode: newest activities labelled per user"
     )
@@ -113,6 +118,8 @@ class SynthConfig(BaseModel):
             raise ValueError("--negatives mined and --labels belong to --mode activity")
         if self.mode is SynthMode.activity and self.negatives is NegativeMode.generated:
             raise ValueError("--mode activity takes --negatives mined or rerank")
+        if self.resume_labels and (self.labels or self.mode is SynthMode.pivot):
+            raise ValueError("--resume-labels belongs to an activity run with the teacher (not --labels)")
         if self.labels and self.negatives is NegativeMode.rerank:
             raise ValueError("--labels rebuilds without the teacher: use --negatives mined")
         return self

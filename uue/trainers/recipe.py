@@ -1,13 +1,16 @@
 """`uue student`: the final recipe, then the held-out table (`make student`).
 
-Stage 1 pre-trains MiniLM on teacher-free same-user pairs of the training users; stage 2 fine-tunes
-that model on the teacher triplets (Gecko's pre-finetune then fine-tune). Both stages are reused when
-their folder already holds a model trained with the same settings, so a rerun only benches. The
-report compares BM25, base MiniLM, the stage-1 model and the final model on held-out users.
+The same-user model learns from teacher-free same-user pairs of the training users alone. The final
+model adds the teacher triplets, by one of two schedules: `mixed` trains base MiniLM on both at once
+(every batch is one or the other), `sequential` fine-tunes the same-user model on the triplets
+(Gecko's pre-finetune then fine-tune). Every model is reused when its folder already holds one
+trained with the same settings, so a rerun only benches. The report compares BM25, base MiniLM, the
+same-user model and the final model on held-out users.
 """
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,7 +19,12 @@ from uue.eval.embedders import make_embedder
 from uue.eval.heldout import HeldOutConfig, HeldOutReport, held_out_report, markdown_table
 from uue.provenance import made_by
 from uue.trainers.student import train_or_reuse
-from uue.trainers.student_config import Objective, TrainConfig
+from uue.trainers.student_config import LossKind, Objective, TrainConfig
+
+
+class Schedule(str, Enum):
+    mixed = "mixed"  # one run over same-user pairs and teacher triplets (nothing to forget)
+    sequential = "sequential"  # same-user model, then teacher triplets on top of it
 
 
 class RecipeConfig(BaseModel):
@@ -26,7 +34,10 @@ class RecipeConfig(BaseModel):
     triplets: Path = Field(description="Directory written by `uue synth` (teacher triplets)")
     out: Path = Field(description="Output: same-user/, best/ and report.json")
     valid_fraction: float = Field(0.2, gt=0, lt=1, description="Held-out share of users")
-    same_user_pairs: int = Field(3000, ge=2, description="Stage 1: same-user pairs (one per user)")
+    same_user_pairs: int = Field(3000, ge=2, description="Same-user pairs (one per user)")
+    schedule: Schedule = Field(Schedule.mixed, description="How the teacher triplets join the pairs")
+    hard_negatives: bool = Field(True, description="Train on the triplets' mined negatives too")
+    loss: LossKind = Field(LossKind.mnrl, description="mnrl | gist (guided in-batch negatives)")
     epochs: float = Field(1.0, gt=0, description="Epochs of each stage")
     batch_size: int = Field(32, ge=2)
     learning_rate: float = Field(2e-5, gt=0)
@@ -43,6 +54,7 @@ class RecipeReport(BaseModel):
 
 
 def stage_configs(config: RecipeConfig) -> tuple[TrainConfig, TrainConfig]:
+    """The same-user model and the final one."""
     shared = dict(
         valid_fraction=config.valid_fraction,
         epochs=config.epochs,
@@ -51,31 +63,36 @@ def stage_configs(config: RecipeConfig) -> tuple[TrainConfig, TrainConfig]:
         max_steps=config.max_steps,
         eval_steps=200,
         experiment="uue-student-recipe",
-    )
-    first = TrainConfig(
-        objective=Objective.same_user,
         histories=config.histories,
         pair_rounds=1,
+        loss=config.loss,
+    )
+    same_user = TrainConfig(
+        objective=Objective.same_user,
         max_samples=config.same_user_pairs,
         out=config.out / "same-user",
         run_name="same-user",
         **shared,
     )
-    second = TrainConfig(
+    mixed = config.schedule is Schedule.mixed
+    final = TrainConfig(
+        objective=Objective.mixed if mixed else Objective.triplets,
         triplets=config.triplets,
-        base_model=str(first.out),
+        hard_negatives=config.hard_negatives,
+        same_user_pairs=config.same_user_pairs if mixed else None,
+        base_model="minilm" if mixed else str(same_user.out),
         out=config.out / "best",
-        run_name="same-user+teacher",
+        run_name=f"same-user+teacher ({config.schedule.value})",
         **shared,
     )
-    return first, second
+    return same_user, final
 
 
 def run_recipe(config: RecipeConfig) -> RecipeReport:
-    first, second = stage_configs(config)
-    train_or_reuse(first)
-    train_or_reuse(second)
-    specs = [*config.baselines, str(first.out), str(second.out)]
+    same_user, final = stage_configs(config)
+    train_or_reuse(same_user)
+    train_or_reuse(final)
+    specs = [*config.baselines, str(same_user.out), str(final.out)]
     held_out = held_out_report(
         {spec: (lambda spec=spec: make_embedder(spec)) for spec in specs},
         HeldOutConfig(
@@ -87,8 +104,8 @@ def run_recipe(config: RecipeConfig) -> RecipeReport:
         cache_dir=config.out / "ranks",
     )
     report = RecipeReport(
-        same_user_model=str(first.out),
-        best_model=str(second.out),
+        same_user_model=str(same_user.out),
+        best_model=str(final.out),
         held_out=held_out,
         made_by=made_by("uue student", config),
     )

@@ -70,11 +70,22 @@ def build_model(config: TrainConfig):
     return model
 
 
+def guide_model(model):
+    """GISTEmbed's guide: base MiniLM, frozen, reading as many tokens as the student."""
+    from sentence_transformers import SentenceTransformer
+
+    guide = SentenceTransformer(str(offline_minilm_path()), device="cpu")
+    guide.max_seq_length = model.max_seq_length
+    return guide
+
+
 def build_loss(model, config: TrainConfig):
     from sentence_transformers.sentence_transformer import losses
 
     if config.loss is LossKind.cached_mnrl:
         loss = losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=config.mini_batch_size)
+    elif config.loss is LossKind.gist:
+        loss = losses.GISTEmbedLoss(model, guide=guide_model(model))
     else:
         loss = losses.MultipleNegativesRankingLoss(model)
     if config.matryoshka_dims:
@@ -172,19 +183,21 @@ def _teacher_tags(triplets_dir: Path, table: datasets.Dataset) -> dict[str, str]
 
 
 def triplet_data(config: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset, UserSplit, dict]:
-    """Train and validation triplets (split by user), and the MLflow tags naming their teacher."""
+    """Train triplets in the columns the loss reads (context, positive[, negative]), validation
+    triplets (split by user), and the MLflow tags naming their teacher."""
     table = load_triplets(config.triplets)
     train_set, valid_set, split = split_triplets(table, config)
     if config.max_samples:  # the first N training triplets: fewer labelled users, as less teacher time gives
         train_set = train_set.select(range(min(config.max_samples, len(train_set))))
-    return train_set, valid_set, split, _teacher_tags(config.triplets, table)
+    columns = TRAIN_COLUMNS if config.hard_negatives else TRAIN_COLUMNS[:2]
+    return train_set.select_columns(columns), valid_set, split, _teacher_tags(config.triplets, table)
 
 
 def same_user_data(
-    config: TrainConfig, model
+    config: TrainConfig, model, limit: int | None
 ) -> tuple[dict[str, datasets.Dataset], datasets.Dataset, UserSplit]:
-    """Same-user pairs of the training users (one dataset per round) and held-out users' pairs as
-    validation triplets (the negative: the next held-out user's positive window)."""
+    """At most `limit` same-user pairs of the training users (one dataset per round) and held-out
+    users' pairs as validation triplets (the negative: the next held-out user's positive window)."""
     histories = [h for h in iter_histories(config.histories) if len(h.activities) >= config.min_activities]
     split = split_users([h.user_id for h in histories], config.valid_fraction, config.split_seed)
 
@@ -195,7 +208,7 @@ def same_user_data(
         chosen = [h for h in histories if h.user_id in users][:limit]  # the first users, in storage order
         return same_user_pairs(chosen, rounds, config.pair_window, model.max_seq_length, count, config.seed)
 
-    per_round = -(-config.max_samples // config.pair_rounds) if config.max_samples else None
+    per_round = -(-limit // config.pair_rounds) if limit else None
     train_rounds = pairs(split.train, config.pair_rounds, per_round)
     valid_pairs = pairs(split.valid, 1, 500)[0]  # 500 held-out users are plenty for the evaluator
     if len(valid_pairs) < 2 or not any(train_rounds):
@@ -221,13 +234,18 @@ def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> dict
         raise InputError(str(checkpoints), "no checkpoint to resume from", hint="run without --resume first")
     model = build_model(config)
     if config.objective is Objective.same_user:
-        train_data, valid_set, split = same_user_data(config, model)
-        tags = {"uue.dataset": str(Path(config.histories).resolve()), "uue.objective": config.objective.value}
-        train_count = sum(len(d) for d in train_data.values())
+        train_data, valid_set, split = same_user_data(config, model, config.max_samples)
+        tags = {"uue.dataset": str(Path(config.histories).resolve())}
+    elif config.objective is Objective.mixed:
+        rounds, _, _ = same_user_data(config, model, config.same_user_pairs)
+        teacher, valid_set, split, tags = triplet_data(config)  # the same hash split of users
+        train_data = rounds | {"teacher": teacher}
     else:
-        train_set, valid_set, split, tags = triplet_data(config)
-        train_data, valid_set = train_set.select_columns(TRAIN_COLUMNS), valid_set
-        train_count = len(train_set)
+        train_data, valid_set, split, tags = triplet_data(config)
+    tags |= {"uue.objective": config.objective.value}
+    train_count = (
+        sum(len(d) for d in train_data.values()) if isinstance(train_data, dict) else len(train_data)
+    )
     loss = build_loss(model, config)
     mlflow.set_tracking_uri(config.tracking_uri)
     mlflow.set_experiment(config.experiment)
@@ -248,7 +266,7 @@ def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> dict
             "mlflow_run_id": run.info.run_id,
         }
         (config.out / "uue_provenance.json").write_text(json.dumps(provenance, indent=2, default=str))
-        metrics = final_bench(config.out, valid_set, config) if config.objective is Objective.triplets else {}
+        metrics = final_bench(config.out, valid_set, config) if config.triplets else {}
         mlflow.log_metrics(metrics)
         mlflow.log_artifact(str(config.out / "uue_provenance.json"))
     return {"run_id": run.info.run_id, "metrics": metrics, "split": provenance["split"]}

@@ -16,11 +16,15 @@ DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 class LossKind(str, Enum):
     mnrl = "mnrl"  # MultipleNegativesRankingLoss: in-batch negatives + the triplet's hard negative
     cached_mnrl = "cached-mnrl"  # CachedMultipleNegativesRankingLoss (GradCache): large batches, small memory
+    # GISTEmbedLoss: MNRL whose in-batch negatives the guide (base MiniLM) finds closer to the anchor
+    # than the positive are masked out; on coarse labels many in-batch "negatives" are true interests
+    gist = "gist"
 
 
 class Objective(str, Enum):
     triplets = "triplets"  # teacher triplets: context -> positive label, vs its hard negative
     same_user = "same-user"  # teacher-free: two disjoint windows of one user's history
+    mixed = "mixed"  # both in one run: every batch is same-user pairs or teacher triplets (no forgetting)
 
 
 class TrainConfig(Section):
@@ -30,6 +34,12 @@ class TrainConfig(Section):
     )
     histories: Path | None = Field(
         None, description="Directory written by `uue ingest`; the same-user objective"
+    )
+    hard_negatives: bool = Field(
+        True, description="Teacher triplets: train on the mined negative too (False: in-batch negatives only)"
+    )
+    same_user_pairs: int | None = Field(
+        None, ge=2, description="Mixed objective: same-user pairs beside the teacher triplets (None: all)"
     )
     pair_rounds: int = Field(4, ge=1, description="Same-user: pairs per user (one per round)")
     pair_window: int = Field(8, ge=1, description="Same-user: activities per window")
@@ -70,10 +80,10 @@ class TrainConfig(Section):
 
     @model_validator(mode="after")
     def _objective_has_data(self) -> TrainConfig:
-        if self.objective is Objective.triplets and self.triplets is None:
-            raise ValueError("the triplets objective needs --triplets")
-        if self.objective is Objective.same_user and self.histories is None:
-            raise ValueError("the same-user objective needs --histories")
+        if self.objective in (Objective.triplets, Objective.mixed) and self.triplets is None:
+            raise ValueError(f"the {self.objective.value} objective needs --triplets")
+        if self.objective in (Objective.same_user, Objective.mixed) and self.histories is None:
+            raise ValueError(f"the {self.objective.value} objective needs --histories")
         return self
 
     @field_validator("matryoshka_dims")

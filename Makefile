@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SHARED ?= ../shared/data
 DEMO_OUT ?= out/demo
 
-.PHONY: install demo student test test-fast lint clean
+.PHONY: install demo student scale-labels test test-fast lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,15 +40,29 @@ SCALE_OUT ?= out/scale
 STUDENT_OUT ?= out/student
 LABELS ?= data/labels/reddit-college-activity.jsonl
 
-# The headline: histories of every user with >= 10 activities, triplets rebuilt from the committed teacher
-# labels (no LLM call), the final recipe (same-user pre-training, then teacher triplets), the held-out table.
-student: install
-	test -f $(SCALE_OUT)/histories/report.json || $(BIN)/uue ingest reddit \
-		--submissions $(SHARED)/reddit-college/RS_reddit-college.zst \
+# Histories of every user with >= 10 activities (about 10 s); kept between runs.
+$(SCALE_OUT)/histories/report.json: | install
+	$(BIN)/uue ingest reddit --submissions $(SHARED)/reddit-college/RS_reddit-college.zst \
 		--comments $(SHARED)/reddit-college/RC_reddit-college.zst --min-activities 10 --out $(SCALE_OUT)/histories
+
+# The headline: triplets rebuilt from the committed teacher labels (no LLM call), the student recipe
+# (same-user pairs and teacher triplets), the held-out table.
+student: install $(SCALE_OUT)/histories/report.json
 	$(BIN)/uue synth --mode activity --labels $(LABELS) --negatives mined --histories $(SCALE_OUT)/histories \
 		--out $(SCALE_OUT)/from-labels
 	$(BIN)/uue student --histories $(SCALE_OUT)/histories --triplets $(SCALE_OUT)/from-labels --out $(STUDENT_OUT)
+
+SCALE_USERS ?= 1200
+
+# The scale run's teacher job (hours; resumable): labels the newest 5 activities of the first
+# $(SCALE_USERS) users with the 1.5B, counting the committed labels as done. Stop it at any time
+# (Ctrl-C or kill) and run it again to continue. Its labels so far are
+# in $(SCALE_OUT)/synth/labels.jsonl (at most 50 units behind): a superset of the committed file while
+# SCALE_USERS is not lowered; copy it over $(LABELS) to commit them.
+scale-labels: install $(SCALE_OUT)/histories/report.json
+	$(BIN)/uue synth --mode activity --teacher $(TEACHER) --histories $(SCALE_OUT)/histories \
+		--out $(SCALE_OUT)/synth --max-users $(SCALE_USERS) --activities-per-user 5 --negatives mined \
+		--resume-labels $(LABELS)
 
 test: install
 	$(BIN)/ruff check uue tests benchmarks

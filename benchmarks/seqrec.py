@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 
 from uue.eval.metrics import bootstrap_ci
-from uue.eval.seqrec import per_user_metrics
-from uue.trainers.seqrec import load_seqrec, train_seqrec
-from uue.trainers.seqrec.config import apply_overrides, config_from_dict
-from uue.trainers.seqrec.profiles import ProfileTable, load_profiles
+from uue.seqrec import load_seqrec, train_seqrec
+from uue.seqrec.config import apply_overrides, config_from_dict
+from uue.seqrec.evaluate import per_user_metrics
+from uue.seqrec.profiles import ProfileTable, load_profiles
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared" / "data" / "seqrec"

@@ -510,8 +510,8 @@ def seqrec_train(
     out: Annotated[Path | None, typer.Option(help="Save the trained model checkpoint here")] = None,
 ) -> None:
     """Train SASRec/BERT4Rec (optionally distilling user profiles), tracked in MLflow."""
-    from uue.trainers.seqrec import load_config, train_seqrec
-    from uue.trainers.seqrec.train import save_checkpoint
+    from uue.seqrec import load_config, train_seqrec
+    from uue.seqrec.train import save_checkpoint
 
     settings = load_config(config, {"training.epochs": epochs} if epochs else None)
     result = train_seqrec(settings)
@@ -533,10 +533,14 @@ def seqrec_bench(
     ] = None,
 ) -> None:
     """HR/NDCG/Recall@5,10,20 with full ranking and the papers' sampled protocols."""
-    from uue.trainers.seqrec import load_config
-    from uue.trainers.seqrec.train import evaluate_seqrec_config
+    from uue.seqrec import load_config
+    from uue.seqrec.train import evaluate_checkpoint, train_seqrec, with_protocols
 
-    results = evaluate_seqrec_config(load_config(config), protocols=protocol, checkpoint=checkpoint)
+    settings = load_config(config)
+    if checkpoint:
+        results = evaluate_checkpoint(settings, checkpoint, protocol)
+    else:
+        results = train_seqrec(with_protocols(settings, protocol)).test_metrics
     console.print_json(json.dumps(results))
 
 
@@ -559,7 +563,7 @@ def seqrec_profiles(
 ) -> None:
     """Seed 004: the teacher writes a profile per user from their training items; vectors for distillation."""
     from uue.programs.lm import TeacherConfig
-    from uue.trainers.seqrec.profile_job import ProfileJobConfig, write_profiles
+    from uue.seqrec.profile_job import ProfileJobConfig, write_profiles
 
     config = ProfileJobConfig(
         data=data,

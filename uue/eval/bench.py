@@ -21,8 +21,9 @@ from pathlib import Path
 
 import datasets
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from uue.config import Config
 from uue.errors import InputError
 from uue.eval.embedders import DenseEmbedder, Embedder, make_embedder
 from uue.eval.metrics import (
@@ -36,9 +37,7 @@ from uue.eval.metrics import (
 from uue.eval.split import is_held_out
 
 
-class BenchConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
+class BenchConfig(Config):
     triplets: Path = Field(description="Directory written by `uue synth` (holds triplets/ and report.json)")
     models: list[str] = Field(
         default_factory=lambda: ["bm25", "minilm"], min_length=1, description="--model strings"

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import datasets
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from uue.config import Config
 from uue.eval.bench import BenchConfig, evaluate_model, load_triplets
 from uue.eval.embedders import DenseEmbedder, Embedder
 from uue.eval.metrics import BENCH_METRICS, bootstrap_ci, paired_differences, per_query
@@ -33,9 +34,7 @@ from uue.provenance import sha256_text
 HEADLINE_METRICS = ("recall@1", "mrr")
 
 
-class HeldOutConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class HeldOutConfig(Config):
     histories: Path = Field(description="Directory written by `uue ingest`")
     triplets: Path = Field(description="Directory written by `uue synth` (triplets/)")
     valid_fraction: float = Field(0.2, gt=0, lt=1, description="Held-out share of users (as `uue train`)")

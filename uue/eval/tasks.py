@@ -20,8 +20,9 @@ from enum import Enum
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from uue.config import Config
 from uue.datasets.histories import iter_histories
 from uue.datasets.records import Activity, History
 from uue.errors import ConfigError
@@ -37,9 +38,7 @@ class Task(str, Enum):
     next_subreddit = "next-subreddit"
 
 
-class TaskConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TaskConfig(Config):
     histories: Path = Field(description="Directory written by `uue ingest`")
     triplets: Path | None = Field(None, description="Triplets directory (needed by `interests`)")
     valid_fraction: float = Field(

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import dspy
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from uue.config import Config
 from uue.datasets.histories import iter_histories
 from uue.errors import ConfigError
 from uue.optimizers.metrics import (
@@ -87,10 +88,10 @@ METRICS_OF = {
 }
 
 
-class CompileConfig(BaseModel):
+class CompileConfig(Config):
     """Everything `uue compile` needs; validated on construction."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     program: ProgramPart = Field(description="cluster | rerank | judge: the module to compile")
     optimizer: OptimizerName = Field(

@@ -25,8 +25,9 @@ from typing import Any
 
 import datasets
 import dspy
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from uue.config import Config
 from uue.datasets.histories import iter_histories
 from uue.datasets.records import History
 from uue.datasets.render import render_segment
@@ -54,10 +55,10 @@ class SynthMode(str, Enum):
     activity = "activity"  # seed 001 §3: label each activity on its own, one triplet per label
 
 
-class SynthConfig(BaseModel):
+class SynthConfig(Config):
     """Everything `uue synth` needs; validated on construction."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     histories: Path = Field(description="Directory written by `uue ingest`")
     out: Path = Field(description="Output directory: triplets/, report.json, progress/, dspy_cache/")

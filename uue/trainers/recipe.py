@@ -13,8 +13,9 @@ from __future__ import annotations
 from enum import Enum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from uue.config import Config
 from uue.eval.embedders import make_embedder
 from uue.eval.heldout import HeldOutConfig, HeldOutReport, held_out_report, markdown_table
 from uue.provenance import made_by
@@ -27,9 +28,7 @@ class Schedule(str, Enum):
     sequential = "sequential"  # same-user model, then teacher triplets on top of it
 
 
-class RecipeConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RecipeConfig(Config):
     histories: Path = Field(description="Directory written by `uue ingest` (same-user pairs, user tasks)")
     triplets: Path = Field(description="Directory written by `uue synth` (teacher triplets)")
     out: Path = Field(description="Output: same-user/, best/ and report.json")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from uue.trainers.seqrec.config import Section
+from uue.config import Config
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
@@ -27,7 +27,7 @@ class Objective(str, Enum):
     mixed = "mixed"  # both in one run: every batch is same-user pairs or teacher triplets (no forgetting)
 
 
-class TrainConfig(Section):
+class TrainConfig(Config):
     objective: Objective = Field(Objective.triplets, description="triplets | same-user")
     triplets: Path | None = Field(
         None, description="Directory written by `uue synth` (triplets/ + report.json); the triplets objective"

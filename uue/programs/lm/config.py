@@ -13,7 +13,6 @@ retries (`num_retries`, exponential backoff) work the same way. Set the LM at th
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,8 +20,9 @@ from typing import Annotated, Any
 
 import dspy
 from dspy.utils.exceptions import LMConfigurationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import ConfigDict, Field, create_model, field_validator
 
+from uue.config import Config
 from uue.errors import ConfigError
 from uue.programs.scripted import SCRIPTED_PREFIX, build_scripted_lm
 
@@ -31,10 +31,10 @@ LOCAL_PATH_PREFIX = "local:"
 DEFAULT_TEACHER = "local/qwen2.5-coder-0.5b"
 
 
-class TeacherConfig(BaseModel):
+class TeacherConfig(Config):
     """Which LM writes the training triplets, and how it is called."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     model: str = Field(
         DEFAULT_TEACHER, description="LiteLLM model string, 'local/<registry name>' or 'local:<path.gguf>'"
@@ -83,18 +83,6 @@ class TeacherConfig(BaseModel):
     @property
     def is_local(self) -> bool:
         return self.model.startswith((LOCAL_PREFIX, LOCAL_PATH_PREFIX))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TeacherConfig:
-        """Load a saved config: unknown keys are dropped with a warning, bad values are a ConfigError."""
-        known = set(cls.model_fields)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            warnings.warn(f"TeacherConfig: ignoring unknown keys {unknown}", stacklevel=2)
-        try:
-            return cls(**{key: val for key, val in data.items() if key in known})
-        except ValidationError as error:
-            raise ConfigError(f"invalid teacher config: {error.errors()[0]['msg']}") from error
 
 
 def local_model_path(config: TeacherConfig) -> Path:

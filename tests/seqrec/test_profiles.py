@@ -11,8 +11,8 @@ import pytest
 from uue.programs import scripted
 from uue.programs.lm import TeacherConfig
 from uue.programs.profile import profile_problem
-from uue.trainers.seqrec.data import load_seqrec
-from uue.trainers.seqrec.profile_job import (
+from uue.seqrec.data import load_seqrec
+from uue.seqrec.profile_job import (
     MAX_ATTRIBUTES,
     MAX_ITEMS_CHARS,
     ProfileJobConfig,
@@ -20,7 +20,7 @@ from uue.trainers.seqrec.profile_job import (
     render_items,
     write_profiles,
 )
-from uue.trainers.seqrec.profiles import load_profiles
+from uue.seqrec.profiles import load_profiles
 
 
 @pytest.fixture

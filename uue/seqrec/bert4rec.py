@@ -14,10 +14,10 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from uue.trainers.seqrec.config import ModelConfig
-from uue.trainers.seqrec.data import PAD, NegativeSampler, TrainBatch
-from uue.trainers.seqrec.layers import Encoded, SeqRecommender, TransformerBlock, attention_mask
-from uue.trainers.seqrec.registry import register_recommender
+from uue.seqrec.config import ModelConfig
+from uue.seqrec.data import PAD, NegativeSampler, TrainBatch
+from uue.seqrec.layers import Encoded, SeqRecommender, TransformerBlock, attention_mask
+from uue.seqrec.registry import register_recommender
 
 
 class BERT4RecConfig(ModelConfig):

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from uue.trainers.seqrec.config import ModelConfig
-from uue.trainers.seqrec.data import PAD, NegativeSampler, TrainBatch
+from uue.seqrec.config import ModelConfig
+from uue.seqrec.data import PAD, NegativeSampler, TrainBatch
 
 
 def causal_mask(length: int, device: torch.device | str = "cpu") -> torch.Tensor:

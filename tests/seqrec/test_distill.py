@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from uue.errors import InputError
-from uue.trainers.seqrec.distill import ProfileDistillationLoss, UserAggregator
-from uue.trainers.seqrec.layers import Encoded
-from uue.trainers.seqrec.profiles import PCA, ProfileTable, load_profiles, reduce_profiles
+from uue.seqrec.distill import ProfileDistillationLoss, UserAggregator
+from uue.seqrec.layers import Encoded
+from uue.seqrec.profiles import PCA, ProfileTable, load_profiles, reduce_profiles
 
 HIDDEN, PROFILE_DIM = 4, 6
 

@@ -21,61 +21,30 @@ HR@K; both are reported under their usual names. NDCG@K = 1 / log2(rank + 2) whe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import numpy as np
 import torch
 
 from uue.errors import ConfigError
-from uue.trainers.seqrec.data import PAD, EvalSplit, SeqRecData, Split, pad_left
-from uue.trainers.seqrec.layers import SeqRecommender
+from uue.eval.metrics import ndcg_at, per_query, recall_at, reciprocal_rank
+from uue.seqrec.data import PAD, EvalSplit, SeqRecData, Split, pad_left
+from uue.seqrec.layers import SeqRecommender
+from uue.seqrec.protocols import Protocol, ProtocolKind, parse_protocol
 
 DEFAULT_KS = (5, 10, 20)
 
 
-class ProtocolKind(str, Enum):
-    full = "full"
-    random = "random"
-    popular = "popular"
-
-
-@dataclass(frozen=True)
-class Protocol:
-    kind: ProtocolKind
-    num_negatives: int = 0
-
-    @property
-    def name(self) -> str:
-        return self.kind.value if self.kind is ProtocolKind.full else f"{self.kind.value}{self.num_negatives}"
-
-
-def parse_protocol(text: str | Protocol) -> Protocol:
-    """`full`, `random99`, `random100`, `popular100`, ... -> Protocol."""
-    if isinstance(text, Protocol):
-        return text
-    match = re.fullmatch(r"(full)|(random|popular)(\d+)", text.strip().lower())
-    if not match:
-        raise ConfigError(f"unknown evaluation protocol {text!r}", hint="use full, random<N> or popular<N>")
-    if match.group(1):
-        return Protocol(ProtocolKind.full)
-    return Protocol(ProtocolKind(match.group(2)), int(match.group(3)))
-
-
 def per_user_metrics(ranks: np.ndarray, ks: Sequence[int] = DEFAULT_KS) -> dict[str, np.ndarray]:
-    """0-based ranks of the target, one per user -> each user's HR@K, NDCG@K, Recall@K and MRR [U]."""
-    ranks = np.asarray(ranks, dtype=np.float64)
-    values: dict[str, np.ndarray] = {}
+    """0-based ranks of the target, one per user -> each user's HR@K, NDCG@K, Recall@K and MRR [U].
+
+    The formulas are the bench's (`uue.eval.metrics`); Recall@K is HR@K (one relevant item per user).
+    """
+    metrics = {}
     for k in ks:
-        hit = ranks < k
-        values[f"HR@{k}"] = hit.astype(np.float64)
-        values[f"NDCG@{k}"] = np.where(hit, 1.0 / np.log2(ranks + 2.0), 0.0)
-        values[f"Recall@{k}"] = values[f"HR@{k}"]  # one relevant item per user
-    values["MRR"] = 1.0 / (ranks + 1.0)
-    return values
+        metrics.update({f"HR@{k}": recall_at(k), f"NDCG@{k}": ndcg_at(k), f"Recall@{k}": recall_at(k)})
+    return per_query(np.asarray(ranks), {**metrics, "MRR": reciprocal_rank})
 
 
 def metrics_from_ranks(ranks: np.ndarray, ks: Sequence[int] = DEFAULT_KS) -> dict[str, float]:

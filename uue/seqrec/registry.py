@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 from uue.errors import ConfigError
 
 if TYPE_CHECKING:
-    from uue.trainers.seqrec.layers import SeqRecommender
+    from uue.seqrec.layers import SeqRecommender
 
 RecommenderT = TypeVar("RecommenderT", bound="type[SeqRecommender]")
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from uue.errors import ConfigError
-from uue.eval.seqrec import (
+from uue.seqrec.data import SeqRecData
+from uue.seqrec.evaluate import (
     Protocol,
     ProtocolKind,
     SeqRecEvaluator,
@@ -21,9 +22,8 @@ from uue.eval.seqrec import (
     sample_negatives,
     sampled_ranks,
 )
-from uue.trainers.seqrec.data import SeqRecData
-from uue.trainers.seqrec.layers import SeqRecommender
-from uue.trainers.seqrec.sasrec import SASRecConfig
+from uue.seqrec.layers import SeqRecommender
+from uue.seqrec.sasrec import SASRecConfig
 
 
 def test_metrics_from_ranks_by_hand() -> None:

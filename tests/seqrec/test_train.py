@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uue.eval.seqrec import metrics_from_ranks
-from uue.trainers.seqrec import load_seqrec, train_seqrec
-from uue.trainers.seqrec.config import config_from_dict
-from uue.trainers.seqrec.layers import SeqRecommender
-from uue.trainers.seqrec.profiles import ProfileTable
+from uue.seqrec import load_seqrec, train_seqrec
+from uue.seqrec.config import config_from_dict
+from uue.seqrec.evaluate import metrics_from_ranks
+from uue.seqrec.layers import SeqRecommender
+from uue.seqrec.profiles import ProfileTable
 
 LASTFM = Path(__file__).resolve().parents[3] / "shared" / "data" / "seqrec" / "LastFM.txt"
 pytestmark = pytest.mark.skipif(not LASTFM.is_file(), reason="shared seqrec data not mounted")
@@ -85,8 +85,8 @@ def test_bert4rec_with_distillation_switches_stage(tmp_path: Path) -> None:
 
 
 def test_model_selection_on_a_sampled_protocol_keeps_its_best_epoch(tmp_path: Path) -> None:
-    from uue.eval.seqrec import SeqRecEvaluator
-    from uue.trainers.seqrec.data import Split
+    from uue.seqrec.data import Split
+    from uue.seqrec.evaluate import SeqRecEvaluator
 
     raw = tiny_config(
         tmp_path,
@@ -105,13 +105,13 @@ def test_model_selection_on_a_sampled_protocol_keeps_its_best_epoch(tmp_path: Pa
 
 
 def test_checkpoint_roundtrip_and_evaluate_entry_point(tmp_path: Path) -> None:
-    from uue.trainers.seqrec.train import evaluate_seqrec_config, load_checkpoint, save_checkpoint
+    from uue.seqrec.train import evaluate_checkpoint, load_checkpoint, save_checkpoint
 
     config = config_from_dict(tiny_config(tmp_path, tracking={"enabled": False}))
     result = train_seqrec(config, data=load_seqrec(LASTFM, max_users=60))
     path = save_checkpoint(result.model, config, tmp_path / "model.pt")
     model, loaded = load_checkpoint(path)
     assert loaded.model == config.model
-    metrics = evaluate_seqrec_config(config, ["full", "random99"], checkpoint=path)
+    metrics = evaluate_checkpoint(config, path, ["full", "random99"])
     assert metrics["full"] == pytest.approx(result.test_metrics["full"])
     assert metrics["random99"] == pytest.approx(result.test_metrics["random99"])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from uue.errors import InputError
-from uue.trainers.seqrec.data import (
+from uue.seqrec.data import (
     FileFormat,
     HistoryIndex,
     NegativeSampler,

@@ -23,13 +23,13 @@ import numpy as np
 import torch
 
 from uue.errors import ConfigError
-from uue.eval.seqrec import SeqRecEvaluator, metrics_from_ranks
-from uue.trainers.seqrec.config import SeqRecConfig
-from uue.trainers.seqrec.data import NegativeSampler, SeqRecData, Split, TrainLoader, load_seqrec
-from uue.trainers.seqrec.distill import ProfileDistillationLoss
-from uue.trainers.seqrec.layers import SeqRecommender
-from uue.trainers.seqrec.profiles import load_profiles, reduce_profiles
-from uue.trainers.seqrec.registry import get_recommender
+from uue.seqrec.config import SeqRecConfig, config_from_dict
+from uue.seqrec.data import NegativeSampler, SeqRecData, Split, TrainLoader, load_seqrec
+from uue.seqrec.distill import ProfileDistillationLoss
+from uue.seqrec.evaluate import SeqRecEvaluator, metrics_from_ranks
+from uue.seqrec.layers import SeqRecommender
+from uue.seqrec.profiles import load_profiles, reduce_profiles
+from uue.seqrec.registry import get_recommender
 
 logger = logging.getLogger(__name__)
 
@@ -285,8 +285,6 @@ def save_checkpoint(model: SeqRecommender, config: SeqRecConfig, path: str | Pat
 
 
 def load_checkpoint(path: str | Path) -> tuple[SeqRecommender, SeqRecConfig]:
-    from uue.trainers.seqrec.config import config_from_dict
-
     try:
         payload = torch.load(Path(path), map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, KeyError) as error:
@@ -297,15 +295,16 @@ def load_checkpoint(path: str | Path) -> tuple[SeqRecommender, SeqRecConfig]:
     return model.eval(), config
 
 
-def evaluate_seqrec_config(
-    config: SeqRecConfig, protocols: list[str] | None = None, checkpoint: str | Path | None = None
+def with_protocols(config: SeqRecConfig, protocols: list[str]) -> SeqRecConfig:
+    """`config` whose test split is reported under `protocols` (the benchmark's choice)."""
+    return config.model_copy(update={"eval": config.eval.model_copy(update={"protocols": protocols})})
+
+
+def evaluate_checkpoint(
+    config: SeqRecConfig, checkpoint: str | Path, protocols: list[str] | None = None
 ) -> dict[str, dict[str, float]]:
-    """Test metrics per protocol: of the checkpoint if given (data from `config`), else of a fresh
-    training run with `config` (the benchmark path). `protocols` replaces `config.eval.protocols`."""
+    """Test metrics per protocol of a saved model on the data of `config` (default: its protocols)."""
     protocols = protocols or config.eval.protocols
-    if checkpoint is None:
-        config = config.model_copy(update={"eval": config.eval.model_copy(update={"protocols": protocols})})
-        return train_seqrec(config).test_metrics
     torch.set_num_threads(config.training.num_threads)
     model, _ = load_checkpoint(checkpoint)
     data = load_seqrec(config.data.path, config.data.file_format, config.data.max_users)

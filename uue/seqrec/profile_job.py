@@ -19,24 +19,23 @@ from pathlib import Path
 
 import dspy
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from uue.config import Config
 from uue.errors import InputError
 from uue.programs.lm import ModelTotals, TeacherConfig, TokenLedger, build_lm, default_adapter, response_cache
 from uue.programs.profile import ProfileWriter
 from uue.programs.store import UnitStore, run_units, unit_progress
 from uue.provenance import made_by
-from uue.trainers.seqrec.data import load_seqrec
-from uue.trainers.seqrec.profiles import ProfileTable
+from uue.seqrec.data import load_seqrec
+from uue.seqrec.profiles import ProfileTable
 
 PROGRESS_FILE = "progress/profiles.jsonl"
 MAX_ATTRIBUTES = 10  # distinct attribute ids shown per item (S3-Rec sets)
 MAX_ITEMS_CHARS = 2400  # about 1,000 tokens of items: the prompt stays far inside the teacher's window
 
 
-class ProfileJobConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
+class ProfileJobConfig(Config):
     data: Path = Field(description="Sequence file: S3-Rec, `user item` pairs or MovieLens u.data")
     items: Path | None = Field(None, description="Item texts: u.item, movies.dat or *_item2attributes.json")
     out: Path

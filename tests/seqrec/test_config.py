@@ -1,4 +1,4 @@
-"""Typed configs: the shipped YAML files load, bad values fail with ConfigError, unknown keys warn."""
+"""Typed configs: the shipped YAML files load, bad values fail with ConfigError, unknown keys are rejected by name."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ from pathlib import Path
 import pytest
 
 from uue.errors import ConfigError
-from uue.trainers.seqrec.bert4rec import BERT4RecConfig
-from uue.trainers.seqrec.config import Aggregation, UnknownKeyWarning, config_from_dict, load_config
-from uue.trainers.seqrec.sasrec import SASRecConfig
+from uue.seqrec.bert4rec import BERT4RecConfig
+from uue.seqrec.config import Aggregation, config_from_dict, load_config
+from uue.seqrec.sasrec import SASRecConfig
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "seqrec"
 
 
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.yaml")), ids=lambda p: p.stem)
-def test_shipped_configs_load_without_warnings(path: Path, recwarn: pytest.WarningsRecorder) -> None:
-    config = load_config(path)
-    assert not [w for w in recwarn if issubclass(w.category, UnknownKeyWarning)]
+def test_shipped_configs_load(path: Path) -> None:
+    config = load_config(path)  # an unknown key in a shipped file would raise
     assert config.model.model_name in path.stem
     assert "full" in config.eval.protocols
 
@@ -33,12 +32,18 @@ def test_model_section_is_validated_by_the_named_model(tmp_path: Path) -> None:
     assert config.distillation.weighting_scheme is Aggregation.mean
 
 
-def test_unknown_keys_warn_and_are_ignored() -> None:
-    with pytest.warns(UnknownKeyWarning, match=r"TrainingConfig: ignoring unknown keys \['model_dir'\]"):
-        config = config_from_dict(
-            {"data": {"path": "x.txt"}, "model": {"model_name": "sasrec"}, "training": {"model_dir": "m/"}}
-        )
-    assert not hasattr(config.training, "model_dir")
+@pytest.mark.parametrize(
+    ("section", "where"),
+    [("training", "training.model_dir"), ("model", "model_dir"), ("top", "model_dir")],
+)
+def test_unknown_keys_are_rejected_by_name(section: str, where: str) -> None:
+    raw = {"data": {"path": "x.txt"}, "model": {"model_name": "sasrec"}}
+    if section == "top":
+        raw["model_dir"] = "m/"
+    else:
+        raw.setdefault(section, {})["model_dir"] = "m/"
+    with pytest.raises(ConfigError, match=rf"{where}.*unknown key|{where}.*not permitted"):
+        config_from_dict(raw, source="my.yaml")
 
 
 @pytest.mark.parametrize(

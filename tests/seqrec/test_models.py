@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from uue.errors import ConfigError
-from uue.trainers.seqrec import layers, registered_recommenders
-from uue.trainers.seqrec.bert4rec import BERT4Rec, BERT4RecConfig
-from uue.trainers.seqrec.data import NegativeSampler, SeqRecData, TrainBatch, pad_left
-from uue.trainers.seqrec.registry import get_recommender, register_recommender
-from uue.trainers.seqrec.sasrec import SASRec, SASRecConfig
+from uue.seqrec import layers, registered_recommenders
+from uue.seqrec.bert4rec import BERT4Rec, BERT4RecConfig
+from uue.seqrec.data import NegativeSampler, SeqRecData, TrainBatch, pad_left
+from uue.seqrec.registry import get_recommender, register_recommender
+from uue.seqrec.sasrec import SASRec, SASRecConfig
 
 NUM_ITEMS = 20
 MAXLEN = 8

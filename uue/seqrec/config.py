@@ -1,62 +1,34 @@
 """Typed, validated configs for sequential recommenders (SASRec, BERT4Rec) with profile distillation.
 
 A YAML file has the sections `data`, `model`, `training`, `distillation`, `eval`, `tracking` plus
-`seed` and `experiment_name`. Unknown keys load with a warning (so a config from a newer version
-still runs) and are otherwise ignored. The `model` section is validated by the config class of the
+`seed` and `experiment_name`. An unknown key is a ConfigError naming it (`uue.config`). The `model` section is validated by the config class of the
 recommender named in `model.model_name` (see `registry.py`).
 """
 
 from __future__ import annotations
 
-import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializeAsAny,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
+from uue.config import Config
+from uue.config import config_from_dict as _config_from_dict
 from uue.errors import ConfigError
-from uue.trainers.seqrec.data import FileFormat
-from uue.trainers.seqrec.registry import get_recommender
+from uue.seqrec.data import FileFormat
+from uue.seqrec.protocols import parse_protocol
+from uue.seqrec.registry import get_recommender
 
 
-class UnknownKeyWarning(UserWarning):
-    """A config key that no field reads."""
-
-
-class Section(BaseModel):
-    """Base of every config section: validated on construction, unknown keys warn and are dropped."""
-
-    model_config = ConfigDict(extra="ignore", validate_assignment=True, protected_namespaces=())
-
-    @model_validator(mode="before")
-    @classmethod
-    def _warn_unknown_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(cls.model_fields))
-            if unknown:
-                warnings.warn(
-                    f"{cls.__name__}: ignoring unknown keys {unknown}", UnknownKeyWarning, stacklevel=2
-                )
-        return data
-
-
-class DataConfig(Section):
+class DataConfig(Config):
     path: Path = Field(description="Sequence file: S3-Rec `user item item ...` or `user item` pairs.")
     file_format: FileFormat = Field(FileFormat.auto, description="auto | sequences | pairs")
     max_users: int | None = Field(None, ge=3, description="Keep only the first N users (smoke runs, tests).")
 
 
-class ModelConfig(Section):
+class ModelConfig(Config):
     """Fields every registered recommender reads; subclasses add their own."""
 
     model_name: str = Field(description="A registered recommender: sasrec | bert4rec.")
@@ -76,7 +48,7 @@ class ModelConfig(Section):
         return self
 
 
-class TrainingConfig(Section):
+class TrainingConfig(Config):
     epochs: int = Field(200, ge=1)
     batch_size: int = Field(256, ge=1)
     learning_rate: float = Field(1e-3, gt=0.0)
@@ -114,7 +86,7 @@ class ProjectionDirection(str, Enum):
     up = "up"
 
 
-class DistillationConfig(Section):
+class DistillationConfig(Config):
     enabled: bool = Field(False, description="Add the profile-reconstruction loss.")
     profiles_path: Path | None = Field(None, description="{user_id: vector} as JSON or Parquet.")
     profile_dim: int | None = Field(
@@ -141,7 +113,7 @@ class DistillationConfig(Section):
         return self
 
 
-class EvalConfig(Section):
+class EvalConfig(Config):
     protocols: list[str] = Field(
         default_factory=lambda: ["full", "random99", "popular100"],
         description="full | random<N> | popular<N>; all are reported on the test split.",
@@ -171,8 +143,6 @@ class EvalConfig(Section):
     @field_validator("protocols")
     @classmethod
     def _known_protocols(cls, protocols: list[str]) -> list[str]:
-        from uue.eval.seqrec import parse_protocol
-
         for protocol in protocols:
             parse_protocol(protocol)
         return protocols
@@ -180,12 +150,10 @@ class EvalConfig(Section):
     @field_validator("select_protocol")
     @classmethod
     def _known_select_protocol(cls, protocol: str) -> str:
-        from uue.eval.seqrec import parse_protocol
-
         return parse_protocol(protocol).name
 
 
-class TrackingConfig(Section):
+class TrackingConfig(Config):
     tracking_uri: str | None = Field(
         None, description="null: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory."
     )
@@ -194,7 +162,7 @@ class TrackingConfig(Section):
     save_model: bool = Field(False, description="Log the best state_dict as an MLflow artifact.")
 
 
-class SeqRecConfig(Section):
+class SeqRecConfig(Config):
     seed: int = 42
     experiment_name: str = "seqrec"
     data: DataConfig
@@ -247,8 +215,4 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str,
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "config") -> SeqRecConfig:
-    try:
-        return SeqRecConfig(**raw)
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"{source}: {problems}") from None
+    return _config_from_dict(SeqRecConfig, raw, source)

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from uue.trainers.seqrec.config import Aggregation, DistillationConfig, ProjectionDirection
-from uue.trainers.seqrec.layers import Encoded
+from uue.seqrec.config import Aggregation, DistillationConfig, ProjectionDirection
+from uue.seqrec.layers import Encoded
 
 EPS = 1e-8
 

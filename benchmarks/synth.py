@@ -25,7 +25,8 @@ ensure_offline_defaults()
 
 from uue.programs.extract import recent_segment  # noqa: E402
 from uue.programs.lm import TeacherConfig, build_lm  # noqa: E402
-from uue.programs.synth import SynthConfig, run_synth, select_users  # noqa: E402
+from uue.programs.synth import SynthConfig, run_synth  # noqa: E402
+from uue.programs.synth_output import select_users  # noqa: E402
 
 
 def one_pass_tokens(config: SynthConfig) -> int:

@@ -6,7 +6,8 @@ import pytest
 
 from uue.datasets.ingest import ingest
 from uue.datasets.options import IngestOptions
-from uue.datasets.registry import PARSERS, PlatformParser, get_parser, register_parser
+from uue.datasets.parser import PARSERS, PlatformParser, register_parser
+from uue.datasets.registry import get_parser
 from uue.errors import ConfigError
 
 # platform -> files under ../shared/data; adding a platform adds one row here.

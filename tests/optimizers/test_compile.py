@@ -13,8 +13,15 @@ from typer.testing import CliRunner
 from tests.optimizers.conftest import oracle_reply
 from uue.cli import app
 from uue.optimizers import compile as compile_module
-from uue.optimizers.compile import CompileConfig, MetricName, compile_program, report_path, run_optimizer
+from uue.optimizers.compile import CompileConfig, MetricName, compile_program, report_path
 from uue.optimizers.metrics import ClusterF1
+from uue.optimizers.optimizers import (
+    CompileJob,
+    CountedMetric,
+    part_of_program,
+    run_optimizer,
+    with_base_demos,
+)
 from uue.optimizers.references import Split, cluster_examples, split_cases, write_cases
 from uue.programs.lm import TeacherConfig
 from uue.programs.program import SynthProgram, load_program, program_hash
@@ -60,18 +67,18 @@ def test_bootstrap_returns_a_copy_with_demos_that_round_trips(splits, oracle, tm
     metric = ClusterF1()
     with dspy.context(lm=oracle, adapter=dspy.JSONAdapter()):
         compiled = run_optimizer(
-            config, student, train, val, metric, compile_module.CountedMetric(metric), oracle, oracle
+            config, CompileJob(student, train, val, CountedMetric(metric), oracle, oracle)
         )
     assert student.predict.demos == handwritten  # the input is never changed
     assert compiled is not student and len(compiled.predict.demos) == 2  # optimizers reset demos
     assert all(isinstance(d.segment, str) and d.related for d in compiled.predict.demos)
-    compile_module.with_base_demos(compiled, student)
+    with_base_demos(compiled, student)
     assert compiled.predict.demos[: len(handwritten)] == handwritten and len(
         compiled.predict.demos
     ) == 2 + len(handwritten)
 
     program = SynthProgram()
-    program.pivot = compile_module.part_of_program(compiled)
+    program.pivot = part_of_program(compiled)
     program.save(str(tmp_path / "p.json"))
     loaded = load_program(tmp_path / "p.json")
     assert [(d["segment"], d["related"]) for d in loaded.pivot.predict.demos] == [
@@ -98,10 +105,8 @@ def test_demo_threshold_decides_which_traces_become_demos(splits, demo_threshold
     metric = compile_module.make_metric(MetricName.f1, [], seed=0, demo_threshold=config.demo_threshold)
     train, val = cluster_examples(splits[Split.train][:6]), cluster_examples(splits[Split.val][:2])
     with dspy.context(lm=pivot_alone, adapter=dspy.JSONAdapter()):
-        compiled = run_optimizer(
-            config, SynthProgram().pivot, train, val, metric, compile_module.CountedMetric(metric),
-            pivot_alone, pivot_alone,
-        )  # fmt: skip
+        job = CompileJob(SynthProgram().pivot, train, val, CountedMetric(metric), pivot_alone, pivot_alone)
+        compiled = run_optimizer(config, job)
     assert len(compiled.predict.demos) == bootstrapped
 
 
@@ -125,9 +130,9 @@ def test_search_optimizers_run_on_the_reference_sets(splits, optimizer, tmp_path
     metric = ClusterF1()
     student = SynthProgram().pivot
     train, val = cluster_examples(splits[Split.train][:6]), cluster_examples(splits[Split.val][:4])
-    counted = compile_module.CountedMetric(metric)
+    counted = CountedMetric(metric)
     with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
-        compiled = run_optimizer(config, student, train, val, metric, counted, lm, lm)
+        compiled = run_optimizer(config, CompileJob(student, train, val, counted, lm, lm))
     assert compiled is not student and counted.calls > len(val)  # candidates were scored on the valset
     if optimizer == "random-search":  # zero-shot, labelled-only, unshuffled + one per candidate seed
         assert len(compiled.candidate_programs) == 3 + config.num_candidates

@@ -19,8 +19,9 @@ from uue.datasets.ingest import ingest
 from uue.datasets.options import IngestOptions
 from uue.programs import scripted
 from uue.programs.lm import TeacherConfig
+from uue.programs.pivot_synth import PHASE1_FILE, PHASE2_FILE
 from uue.programs.scripted import CALL_LOG_ENV, DELAY_ENV, deterministic_reply
-from uue.programs.synth import PHASE1_FILE, PHASE2_FILE, SynthConfig, run_synth
+from uue.programs.synth import SynthConfig, run_synth
 
 SCRIPTED = TeacherConfig(model="scripted/deterministic")
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "reddit-college"

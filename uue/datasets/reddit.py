@@ -24,10 +24,10 @@ import orjson
 from uue.datasets.histories import HistoryBatch
 from uue.datasets.io import iter_lines
 from uue.datasets.options import IngestOptions
+from uue.datasets.parser import PlatformParser, register_parser
 from uue.datasets.records import HistoryRows
 from uue.datasets.reddit_columns import MemoryIndex, history_batches
 from uue.datasets.reddit_index import RedditIndex, SqliteIndex
-from uue.datasets.registry import PlatformParser, register_parser
 from uue.datasets.tally import IngestTally
 
 DEFAULT_BOTS = frozenset(

@@ -14,8 +14,8 @@ import orjson
 
 from uue.datasets.io import iter_lines
 from uue.datasets.options import IngestOptions
+from uue.datasets.parser import PlatformParser, register_parser
 from uue.datasets.records import Activity, History, Source
-from uue.datasets.registry import PlatformParser, register_parser
 from uue.datasets.tally import IngestTally
 
 

@@ -17,24 +17,30 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import Enum
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import dspy
-from pydantic import ConfigDict, Field, model_validator
 
-from uue.config import Config
 from uue.datasets.histories import iter_histories
 from uue.errors import ConfigError
+from uue.optimizers.compile_config import CompileConfig, MetricName, ProgramPart
 from uue.optimizers.metrics import (
     ClusterF1,
-    GEPAFeedback,
     JudgeAgreement,
     Metric,
     NegativeHardness,
     SummaryJudge,
     SummaryRetrieval,
+)
+from uue.optimizers.optimizers import (
+    CompileJob,
+    CountedMetric,
+    optimizer_settings,
+    part_of_program,
+    run_optimizer,
+    with_base_demos,
 )
 from uue.optimizers.references import (
     ReferenceCase,
@@ -47,117 +53,36 @@ from uue.optimizers.references import (
     split_cases,
     write_cases,
 )
-from uue.programs.lm import TeacherConfig, TokenLedger, build_lm, default_adapter
+from uue.programs.lm import TokenLedger, build_lm, default_adapter
 from uue.programs.program import SynthProgram, load_program, program_hash
 from uue.provenance import made_by
 
 EXPERIMENT = "uue-compile"
 
 
-class ProgramPart(str, Enum):
-    """Which module of the SynthProgram is compiled (the attribute name in `PART_ATTRIBUTE`)."""
+@dataclass(frozen=True)
+class Part:
+    """A compilable module of the SynthProgram: its attribute and how reference cases become examples."""
 
-    cluster = "cluster"
-    rerank = "rerank"
-    judge = "judge"
-
-
-PART_ATTRIBUTE = {ProgramPart.cluster: "pivot", ProgramPart.rerank: "rerank", ProgramPart.judge: "judge"}
+    attribute: str
+    examples: Callable[[list[ReferenceCase], int], list[dspy.Example]]  # (cases, seed) -> examples
 
 
-class OptimizerName(str, Enum):
-    bootstrap = "bootstrap"
-    random_search = "random-search"
-    mipro = "mipro"
-    gepa = "gepa"
-
-
-class MetricName(str, Enum):
-    f1 = "f1"  # cluster vs the pivot's thread
-    f1_loose = "f1-loose"  # cluster vs the pivot's subreddit
-    judge = "judge"  # cluster label, judged by the teacher
-    retrieval = "retrieval"  # cluster label retrieves its own thread (MiniLM)
-    hardness = "hardness"  # reranked negative: close to the context, judged wrong
-    agreement = "agreement"  # judge grade vs the reference target
-
-
-METRICS_OF = {
-    ProgramPart.cluster: (MetricName.f1, MetricName.f1_loose, MetricName.judge, MetricName.retrieval),
-    ProgramPart.rerank: (MetricName.hardness,),
-    ProgramPart.judge: (MetricName.agreement,),
+PARTS: dict[ProgramPart, Part] = {
+    ProgramPart.cluster: Part("pivot", lambda cases, seed: cluster_examples(cases)),
+    ProgramPart.rerank: Part("rerank", lambda cases, seed: rerank_examples(cases, seed=seed)),
+    ProgramPart.judge: Part("judge", lambda cases, seed: judge_examples(cases, seed=seed)),
 }
 
-
-class CompileConfig(Config):
-    """Everything `uue compile` needs; validated on construction."""
-
-    model_config = ConfigDict(frozen=True)
-
-    program: ProgramPart = Field(description="cluster | rerank | judge: the module to compile")
-    optimizer: OptimizerName = Field(
-        OptimizerName.bootstrap, description="bootstrap | random-search | mipro | gepa"
-    )
-    out: Path = Field(description="The compiled SynthProgram (DSPy save JSON); FILE.report.json beside it")
-    trainset: Path | None = Field(None, description="Reference cases (JSON lines) to compile on")
-    valset: Path | None = Field(None, description="Reference cases to score before/after and select on")
-    histories: Path | None = Field(
-        None, description="Build train/val/test reference sets from these histories (written beside --out)"
-    )
-    max_users: int | None = Field(None, ge=1, description="With --histories: read only the first N users")
-    metric: MetricName | None = Field(
-        None, description="Default: f1 (cluster), hardness (rerank), agreement (judge)"
-    )
-    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
-    prompt_model: TeacherConfig | None = Field(
-        None, description="LM that proposes instructions (MIPROv2) or reflects (GEPA); default: the teacher"
-    )
-    base: Path | None = Field(None, description="Start from this saved SynthProgram (default: a fresh one)")
-    max_train: int = Field(
-        24, ge=1, description="Use at most N training examples (the offline teacher is slow)"
-    )
-    max_val: int = Field(24, ge=1, description="Use at most N validation examples")
-    max_demos: int = Field(
-        1, ge=0, description="Bootstrapped demos per predictor (each holds a whole segment: mind n_ctx)"
-    )
-    demo_threshold: float | None = Field(
-        None,
-        ge=0.0,
-        le=1.0,
-        description="Score a traced answer needs to become a demo (default: the metric's, e.g. F1 0.8)",
-    )
-    max_labeled_demos: int = Field(
-        0, ge=0, description="Raw training examples as demos (references lack labels)"
-    )
-    keep_base_demos: bool = Field(
-        True, description="Keep the modules' hand-written demos (optimizers reset demos) before the new ones"
-    )
-    num_candidates: int = Field(
-        4, ge=1, description="Random search: candidate programs; MIPROv2 without --auto"
-    )
-    auto: Literal["light", "medium", "heavy"] | None = Field(
-        "light", description="MIPROv2/GEPA budget preset; ignored by GEPA when --max-metric-calls is set"
-    )
-    max_metric_calls: int | None = Field(None, ge=1, description="GEPA: hard cap on metric calls")
-    attempts: int = Field(2, ge=1, description="Calls per module before a prediction records a failure")
-    seed: int = Field(0, description="Seed of the user split, candidate sampling and the optimizers")
-    track: bool = Field(True, description="Log the compile to MLflow")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> CompileConfig:
-        if self.histories is None and (self.trainset is None or self.valset is None):
-            raise ValueError("give --trainset and --valset, or --histories to build them")
-        if self.metric is not None and self.metric not in METRICS_OF[self.program]:
-            allowed = ", ".join(m.value for m in METRICS_OF[self.program])
-            raise ValueError(
-                f"metric {self.metric.value!r} does not fit program {self.program.value!r}: {allowed}"
-            )
-        if self.optimizer is OptimizerName.gepa and self.auto is None and self.max_metric_calls is None:
-            raise ValueError("GEPA needs a budget: --auto light|medium|heavy or --max-metric-calls N")
-        return self
-
-    @property
-    def metric_name(self) -> MetricName:
-        return self.metric or METRICS_OF[self.program][0]
+# metric name -> (validation cases, seed) -> a fresh metric
+METRICS: dict[MetricName, Callable[[list[ReferenceCase], int], Metric]] = {
+    MetricName.f1: lambda val, seed: ClusterF1("thread"),
+    MetricName.f1_loose: lambda val, seed: ClusterF1("community"),
+    MetricName.judge: lambda val, seed: SummaryJudge(),
+    MetricName.retrieval: lambda val, seed: SummaryRetrieval(val, seed=seed),
+    MetricName.hardness: lambda val, seed: NegativeHardness(),
+    MetricName.agreement: lambda val, seed: JudgeAgreement(),
+}
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -191,148 +116,13 @@ def reference_sets(config: CompileConfig) -> tuple[list[ReferenceCase], list[Ref
     return train, val, inputs
 
 
-def make_examples(part: ProgramPart, cases: list[ReferenceCase], seed: int) -> list[dspy.Example]:
-    if part is ProgramPart.cluster:
-        return cluster_examples(cases)
-    if part is ProgramPart.rerank:
-        return rerank_examples(cases, seed=seed)
-    return judge_examples(cases, seed=seed)
-
-
 def make_metric(
     name: MetricName, val_cases: list[ReferenceCase], seed: int, demo_threshold: float | None = None
 ) -> Metric:
-    metric = _new_metric(name, val_cases, seed)
+    metric = METRICS[name](val_cases, seed)
     if demo_threshold is not None:
         metric.pass_score = demo_threshold
     return metric
-
-
-def _new_metric(name: MetricName, val_cases: list[ReferenceCase], seed: int) -> Metric:
-    if name is MetricName.f1:
-        return ClusterF1("thread")
-    if name is MetricName.f1_loose:
-        return ClusterF1("community")
-    if name is MetricName.judge:
-        return SummaryJudge()
-    if name is MetricName.retrieval:
-        return SummaryRetrieval(val_cases, seed=seed)
-    if name is MetricName.hardness:
-        return NegativeHardness()
-    return JudgeAgreement()
-
-
-class CountedMetric:
-    """The metric, counting its calls (the optimizer's budget is spent in metric calls)."""
-
-    def __init__(self, metric: Callable):
-        self.metric, self.calls = metric, 0
-
-    def __call__(self, *args, **kwargs):
-        self.calls += 1
-        return self.metric(*args, **kwargs)
-
-
-# -- optimizers ----------------------------------------------------------------------------------
-
-
-def optimizer_settings(config: CompileConfig) -> dict[str, Any]:
-    """The settings the chosen optimizer runs with (logged and written to the report)."""
-    settings: dict[str, Any] = {"optimizer": config.optimizer.value, "seed": config.seed}
-    if config.optimizer in (OptimizerName.bootstrap, OptimizerName.random_search, OptimizerName.mipro):
-        settings.update(max_bootstrapped_demos=config.max_demos, max_labeled_demos=config.max_labeled_demos)
-    if config.optimizer is OptimizerName.random_search:
-        settings["num_candidate_programs"] = config.num_candidates
-    if config.optimizer is OptimizerName.mipro:
-        settings.update(auto=config.auto, num_candidates=None if config.auto else config.num_candidates)
-    if config.optimizer is OptimizerName.gepa:
-        capped = config.max_metric_calls is not None
-        settings.update(auto=None if capped else config.auto, max_metric_calls=config.max_metric_calls)
-    return settings
-
-
-def run_optimizer(
-    config: CompileConfig,
-    student: dspy.Module,
-    trainset: list[dspy.Example],
-    valset: list[dspy.Example],
-    metric: Metric,
-    counted: CountedMetric,
-    task_lm: dspy.LM,
-    prompt_lm: dspy.LM,
-) -> dspy.Module:
-    """A compiled copy of `student` (DSPy's optimizers `reset_copy`/`deepcopy` their student)."""
-    from dspy.teleprompt import GEPA, BootstrapFewShot, BootstrapFewShotWithRandomSearch, MIPROv2
-
-    settings = optimizer_settings(config)
-    if config.optimizer is OptimizerName.bootstrap:
-        optimizer = BootstrapFewShot(
-            metric=counted,
-            max_bootstrapped_demos=config.max_demos,
-            max_labeled_demos=config.max_labeled_demos,
-            max_rounds=1,
-        )
-        return optimizer.compile(student, trainset=trainset)
-    if config.optimizer is OptimizerName.random_search:
-        optimizer = BootstrapFewShotWithRandomSearch(
-            metric=counted,
-            max_bootstrapped_demos=config.max_demos,
-            max_labeled_demos=config.max_labeled_demos,
-            num_candidate_programs=config.num_candidates,
-            num_threads=1,
-        )
-        return optimizer.compile(student, trainset=trainset, valset=valset)
-    if config.optimizer is OptimizerName.mipro:
-        optimizer = MIPROv2(
-            metric=counted,
-            prompt_model=prompt_lm,
-            task_model=task_lm,
-            max_bootstrapped_demos=config.max_demos,
-            max_labeled_demos=config.max_labeled_demos,
-            auto=settings["auto"],
-            num_candidates=settings["num_candidates"],
-            num_threads=1,
-            seed=config.seed,
-            track_stats=False,
-        )
-        return optimizer.compile(
-            student,
-            trainset=trainset,
-            valset=valset,
-            num_trials=None if config.auto else config.num_candidates * 2,
-            minibatch=len(valset) > 35,
-            requires_permission_to_run=False,
-        )
-    counted.metric = GEPAFeedback(metric)
-    optimizer = GEPA(
-        metric=counted,
-        auto=settings["auto"],
-        max_metric_calls=settings["max_metric_calls"],
-        reflection_lm=prompt_lm,
-        num_threads=1,
-        seed=config.seed,
-        track_stats=False,
-    )
-    return optimizer.compile(student, trainset=trainset, valset=valset)
-
-
-def with_base_demos(compiled: dspy.Module, student: dspy.Module) -> dspy.Module:
-    """Put the student's own demos (hand-written worked answers) back in front of the compiled ones.
-
-    DSPy's demo optimizers start from `reset_copy()`, which drops them; changes `compiled` in place
-    (a copy the optimizer made, never the student)."""
-    base = dict(student.named_predictors())
-    for name, predictor in compiled.named_predictors():
-        kept = [demo for demo in base[name].demos if demo not in predictor.demos]
-        predictor.demos = [*kept, *predictor.demos]
-    return compiled
-
-
-def part_of_program(compiled: dspy.Module) -> dspy.Module:
-    """Clear DSPy's `_compiled` flag: a module marked compiled is frozen, and its parent's
-    `named_parameters`, `dump_state` and `save` skip it, so the saved program would lose it."""
-    compiled._compiled = False
-    return compiled
 
 
 def evaluate(program: dspy.Module, examples: list[dspy.Example], metric: Metric) -> float:
@@ -371,24 +161,27 @@ def mlflow_run(config: CompileConfig) -> Iterator[Any]:
 
 def compile_program(config: CompileConfig) -> dict[str, Any]:
     """Compile `config.program` with `config.optimizer`; save the program and its report; return it."""
-    from dspy.clients.base_lm import GLOBAL_HISTORY
-
     started = time.perf_counter()
     train_cases, val_cases, inputs = reference_sets(config)
-    trainset = make_examples(config.program, train_cases, config.seed)[: config.max_train]
-    valset = make_examples(config.program, val_cases, config.seed)[: config.max_val]
+    part = PARTS[config.program]
+    trainset = part.examples(train_cases, config.seed)[: config.max_train]
+    valset = part.examples(val_cases, config.seed)[: config.max_val]
     metric = make_metric(config.metric_name, val_cases, config.seed, config.demo_threshold)
     base = load_program(config.base, config.attempts)
-    attribute = PART_ATTRIBUTE[config.program]
+    attribute = part.attribute
     student = getattr(base, attribute)
     task_lm = build_lm(config.teacher)
     prompt_lm = build_lm(config.prompt_model) if config.prompt_model else task_lm
     counted = CountedMetric(metric)
-    seen = {entry.get("uuid") for entry in GLOBAL_HISTORY}
+    job = CompileJob(student, trainset, valset, counted, task_lm, prompt_lm)
 
-    with mlflow_run(config) as run, dspy.context(lm=task_lm, adapter=default_adapter(config.teacher)):
+    with (
+        mlflow_run(config) as run,
+        dspy.context(lm=task_lm, adapter=default_adapter(config.teacher)),
+        dspy.track_usage() as usage,
+    ):
         before = evaluate(student, valset, metric)
-        compiled_part = run_optimizer(config, student, trainset, valset, metric, counted, task_lm, prompt_lm)
+        compiled_part = run_optimizer(config, job)
         if config.keep_base_demos:
             compiled_part = with_base_demos(compiled_part, student)
         after = evaluate(compiled_part, valset, metric)
@@ -397,8 +190,11 @@ def compile_program(config: CompileConfig) -> dict[str, Any]:
         config.out.parent.mkdir(parents=True, exist_ok=True)
         program.save(str(config.out))
 
-        ledger = TokenLedger()
-        ledger.update(entry for entry in GLOBAL_HISTORY if entry.get("uuid") not in seen)
+        # DSPy's usage tracker sees every call that generated (on any LM, copies included); a call
+        # answered from the response cache reports no usage, so it is not counted here.
+        ledger = TokenLedger.from_history(
+            {"model": lm, "usage": entry} for lm, entries in usage.usage_data.items() for entry in entries
+        )
         report = {
             "program": config.program.value,
             "module": attribute,

@@ -15,7 +15,7 @@ import dspy
 
 from uue.datasets.records import Activity
 from uue.datasets.render import SUBJECT, Pseudonyms
-from uue.programs.behaviours import Behaviour
+from uue.programs.behaviour import Behaviour
 from uue.programs.checks import normalized, summary_problem, words
 from uue.programs.retry import predict_valid
 

@@ -42,7 +42,8 @@ from uue.programs.lm import ModelTotals, TokenLedger, build_lm, default_adapter,
 from uue.programs.negatives import RerankNegatives
 from uue.programs.program import load_state, program_hash
 from uue.programs.store import UnitStore
-from uue.programs.synth import NegativeMode, SynthConfig, log_to_mlflow, select_users, write_dataset
+from uue.programs.synth_config import NegativeMode, SynthConfig
+from uue.programs.synth_output import log_to_mlflow, select_users, write_dataset
 from uue.provenance import made_by
 
 LABEL_STORE = "progress/labels.jsonl"

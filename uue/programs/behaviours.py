@@ -2,34 +2,15 @@
 
 A record says what the behaviour is called on the command line, which DSPy module implements it and
 how the scripted test teacher answers its signature. `uue/programs/activity.py` is the template: the
-signature, the validation, the module and `BEHAVIOUR` live in that one file, and `_BUILTIN` below
-names it.
+signature, the validation, the module and `BEHAVIOUR` (a `uue.programs.behaviour.Behaviour`) live in
+that one file, and one line of `_BUILTIN` below names it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-import dspy
-
 from uue.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class Behaviour:
-    name: str  # the CLI name (`uue synth --mode NAME`)
-    signature: type[dspy.Signature]
-    build: Callable[[int], dspy.Module]  # attempts -> a fresh module
-    # (input field lookup, a tag that depends on the whole prompt) -> a valid answer, for tests
-    scripted_reply: Callable[[Callable[[str], str], str], dict[str, Any]]
-    description: str
-
-    @property
-    def output_fields(self) -> tuple[str, ...]:
-        return tuple(self.signature.output_fields)
-
+from uue.programs import activity, judge, negatives, pivot, profile
+from uue.programs.behaviour import Behaviour
 
 _REGISTRY: dict[str, Behaviour] = {}
 
@@ -47,24 +28,19 @@ def register_behaviour(behaviour: Behaviour) -> Behaviour:
     return behaviour
 
 
-def _load_builtin() -> None:
-    if _REGISTRY:
-        return
-    from uue.programs import activity, judge, negatives, pivot, profile
-
-    for behaviour in (  # one line per behaviour
-        pivot.BEHAVIOUR,
-        activity.BEHAVIOUR,
-        negatives.RERANK_BEHAVIOUR,
-        negatives.GENERATE_BEHAVIOUR,
-        judge.BEHAVIOUR,
-        profile.BEHAVIOUR,
-    ):
-        register_behaviour(behaviour)
+_BUILTIN = (  # one line per behaviour
+    pivot.BEHAVIOUR,
+    activity.BEHAVIOUR,
+    negatives.RERANK_BEHAVIOUR,
+    negatives.GENERATE_BEHAVIOUR,
+    judge.BEHAVIOUR,
+    profile.BEHAVIOUR,
+)
+for _behaviour in _BUILTIN:
+    register_behaviour(_behaviour)
 
 
 def behaviours() -> dict[str, Behaviour]:
-    _load_builtin()
     return dict(_REGISTRY)
 
 

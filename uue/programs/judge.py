@@ -9,7 +9,7 @@ import math
 
 import dspy
 
-from uue.programs.behaviours import Behaviour
+from uue.programs.behaviour import Behaviour
 from uue.programs.retry import predict_valid
 
 

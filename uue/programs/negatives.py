@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import dspy
 
-from uue.programs.behaviours import Behaviour
+from uue.programs.behaviour import Behaviour
 from uue.programs.checks import copies_text, normalized, summary_problem
 from uue.programs.retry import predict_valid
 

@@ -9,7 +9,7 @@ import dspy
 
 from uue.datasets.records import Activity
 from uue.datasets.render import SUBJECT
-from uue.programs.behaviours import Behaviour
+from uue.programs.behaviour import Behaviour
 from uue.programs.checks import normalized, summary_problem
 from uue.programs.retry import predict_valid
 

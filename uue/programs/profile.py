@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dspy
 
-from uue.programs.behaviours import Behaviour
+from uue.programs.behaviour import Behaviour
 from uue.programs.checks import normalized
 from uue.programs.retry import predict_valid
 

@@ -20,6 +20,8 @@ from typing import Any
 import dspy
 from dspy.lm15 import Message, Request, Response, TextPart, Usage, response_to_events
 
+from uue.programs.behaviours import behaviour_for_outputs
+
 SCRIPTED_PREFIX = "scripted/"
 CALL_LOG_ENV = "UUE_SCRIPTED_CALL_LOG"
 DELAY_ENV = "UUE_SCRIPTED_DELAY_S"
@@ -100,8 +102,6 @@ def deterministic_reply(prompt: str, fields: list[str]) -> str:
     if path := os.environ.get(CALL_LOG_ENV):
         with open(path, "a", encoding="utf-8") as log:
             log.write(hashlib.sha256(prompt.encode()).hexdigest()[:16] + "\n")
-    from uue.programs.behaviours import behaviour_for_outputs  # here: the registry imports the modules
-
     behaviour = behaviour_for_outputs(fields)
     if behaviour is None:
         raise ValueError(f"no registered teacher behaviour writes the fields {fields}")

@@ -172,6 +172,59 @@ def _train_epoch(
     return row
 
 
+@dataclass
+class _Fit:
+    """What the epoch loop leaves: the best validation state and the per-epoch history."""
+
+    best_score: float = -np.inf
+    best_epoch: int = 0
+    best_state: dict[str, Any] | None = None
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    samples_seen: int = 0
+    epochs_run: int = 0
+
+
+def _fit(
+    model: SeqRecommender,
+    loader: TrainLoader,
+    sampler: NegativeSampler,
+    optimizer: torch.optim.Optimizer,
+    distill: _Distill | None,
+    valid: SeqRecEvaluator,
+    config: SeqRecConfig,
+    tracker: _Tracker,
+    rng: np.random.Generator,
+) -> _Fit:
+    """Epochs with validation every `eval_every`, early stopping on `patience` (rec-only stage)."""
+    training, ev = config.training, config.eval
+    fit, stale = _Fit(), 0
+    for epoch in range(1, training.epochs + 1):
+        start = time.perf_counter()
+        row = _train_epoch(model, loader, sampler, rng, optimizer, epoch, training.max_grad_norm, distill)
+        elapsed = time.perf_counter() - start
+        fit.train_seconds += elapsed
+        fit.samples_seen += loader.num_samples
+        fit.epochs_run = epoch
+        row["samples_per_second"] = loader.num_samples / elapsed
+        if epoch % training.eval_every == 0 or epoch == training.epochs:
+            metrics = valid(model)
+            row |= {f"valid.{ev.select_protocol}.{k}": v for k, v in metrics.items()}
+            if metrics[ev.select_metric] > fit.best_score:
+                fit.best_score, fit.best_epoch, fit.best_metrics = metrics[ev.select_metric], epoch, metrics
+                fit.best_state = copy.deepcopy(model.state_dict())
+                stale = 0
+            elif not (distill is not None and distill.loss.is_distilling(epoch)):
+                stale += 1  # patience only runs out in the recommendation-only stage
+        fit.history.append(row)
+        tracker.metrics(row, step=epoch)
+        logger.info("epoch %d %s", epoch, {k: round(v, 4) for k, v in row.items()})
+        if training.patience is not None and stale >= training.patience:
+            break
+    return fit
+
+
 def train_seqrec(config: SeqRecConfig, data: SeqRecData | None = None) -> TrainResult:
     """Train `config.model` on `config.data` (or the given, already loaded `data`) and evaluate it."""
     torch.manual_seed(config.seed)
@@ -209,47 +262,16 @@ def train_seqrec(config: SeqRecConfig, data: SeqRecData | None = None) -> TrainR
         tracker.params({"data." + k: v for k, v in data.describe().items()} | distill_info)
         if distill is not None:
             tracker.params({"distill." + k: v for k, v in distill.loss.get_config_dict().items()})
-        best = {"score": -np.inf, "epoch": 0, "state": None, "metrics": {}}
-        history: list[dict[str, float]] = []
-        train_seconds, samples_seen, stale, epoch = 0.0, 0, 0, 0
-        for epoch in range(1, config.training.epochs + 1):
-            start = time.perf_counter()
-            row = _train_epoch(
-                model, loader, sampler, rng, optimizer, epoch, config.training.max_grad_norm, distill
-            )
-            elapsed = time.perf_counter() - start
-            train_seconds += elapsed
-            samples_seen += loader.num_samples
-            row["samples_per_second"] = loader.num_samples / elapsed
-            if epoch % config.training.eval_every == 0 or epoch == config.training.epochs:
-                metrics = valid(model)
-                row |= {f"valid.{ev.select_protocol}.{k}": v for k, v in metrics.items()}
-                score = metrics[ev.select_metric]
-                if score > best["score"]:
-                    best = {
-                        "score": score,
-                        "epoch": epoch,
-                        "metrics": metrics,
-                        "state": copy.deepcopy(model.state_dict()),
-                    }
-                    stale = 0
-                elif not (distill is not None and distill.loss.is_distilling(epoch)):
-                    stale += 1  # patience only runs out in the recommendation-only stage
-            history.append(row)
-            tracker.metrics(row, step=epoch)
-            logger.info("epoch %d %s", epoch, {k: round(v, 4) for k, v in row.items()})
-            if config.training.patience is not None and stale >= config.training.patience:
-                break
-
-        model.load_state_dict(best["state"])
+        fit = _fit(model, loader, sampler, optimizer, distill, valid, config, tracker, rng)
+        model.load_state_dict(fit.best_state)
         test_ranks = {evaluator.protocol.name: evaluator.ranks(model) for evaluator in tests}
         test_metrics = {name: metrics_from_ranks(ranks, ev.ks) for name, ranks in test_ranks.items()}
-        samples_per_second = samples_seen / train_seconds if train_seconds else 0.0
+        samples_per_second = fit.samples_seen / fit.train_seconds if fit.train_seconds else 0.0
         final = {f"test.{p}.{k}": v for p, m in test_metrics.items() for k, v in m.items()}
-        final |= {f"best_valid.{ev.select_protocol}.{k}": v for k, v in best["metrics"].items()}
+        final |= {f"best_valid.{ev.select_protocol}.{k}": v for k, v in fit.best_metrics.items()}
         final |= {
-            "best_epoch": best["epoch"],
-            "train_seconds": train_seconds,
+            "best_epoch": fit.best_epoch,
+            "train_seconds": fit.train_seconds,
             "samples_per_second": samples_per_second,
         }
         tracker.metrics(final)
@@ -258,13 +280,13 @@ def train_seqrec(config: SeqRecConfig, data: SeqRecData | None = None) -> TrainR
     return TrainResult(
         model=model,
         data=data,
-        best_epoch=best["epoch"],
-        epochs_run=epoch,
-        valid_metrics=best["metrics"],
+        best_epoch=fit.best_epoch,
+        epochs_run=fit.epochs_run,
+        valid_metrics=fit.best_metrics,
         test_metrics=test_metrics,
-        train_seconds=train_seconds,
+        train_seconds=fit.train_seconds,
         samples_per_second=samples_per_second,
-        history=history,
+        history=fit.history,
         distillation=distill.loss if distill is not None else None,
         run_id=tracker.run_id,
         test_ranks=test_ranks,

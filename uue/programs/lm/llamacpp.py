@@ -32,12 +32,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 import weakref
-from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -50,40 +48,10 @@ from dspy.lm15 import ServerError as LM15ServerError
 from dspy.lm15 import TimeoutError as LM15TimeoutError
 
 from uue.errors import ConfigError
+from uue.programs.lm.llamacpp_messages import PROVIDER, chat_messages, grammar_text, parses, schema_of
+from uue.programs.lm.llamacpp_settings import LlamaCppSettings, import_llama_cpp
 
 logger = logging.getLogger(__name__)
-
-PROVIDER = "llama.cpp"
-
-
-@dataclass
-class LlamaCppSettings:
-    """How to load and run one GGUF model. Validated on construction."""
-
-    model_path: str
-    n_ctx: int = 8192
-    n_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
-    n_batch: int = 512
-    seed: int = 0
-    temperature: float = 0.0
-    timeout_s: float | None = 600.0
-    json_retries: int = 2
-    temperature_bump: float = 0.3
-    prompt_cache_bytes: int = 0  # see TeacherConfig.prompt_cache_mb: the states' logits are not counted
-    json_schema: dict[str, Any] | None = None
-    repeat_penalty: float = 1.0
-
-    def __post_init__(self):
-        self.model_path = str(self.model_path)
-        for name in ("n_ctx", "n_threads", "n_batch"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"llama.cpp {name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.temperature <= 2:
-            raise ConfigError(f"temperature must be in [0, 2], got {self.temperature}")
-        if self.timeout_s is not None and self.timeout_s <= 0:
-            raise ConfigError(f"timeout_s must be > 0 or None, got {self.timeout_s}")
-        if self.json_retries < 0 or self.prompt_cache_bytes < 0:
-            raise ConfigError("json_retries and prompt_cache_bytes must be >= 0")
 
 
 _SHARED: weakref.WeakValueDictionary[str, LlamaCppEngine] = weakref.WeakValueDictionary()
@@ -92,70 +60,6 @@ _SHARED_LOCK = threading.Lock()
 
 class _Deadline(Exception):
     """Raised inside llama.cpp's Python generation loop to stop a call that ran out of time."""
-
-
-def import_llama_cpp():
-    """Import llama_cpp with OpenMP threads that sleep instead of spin while they wait.
-
-    libgomp reads `OMP_WAIT_POLICY` once, when llama.cpp's library loads. With the default
-    (spinning) policy and another busy process on the same cores, 2 llama.cpp threads on 2 cores
-    ran 10-25x slower (45-60 s instead of 2.5 s for a 30-token answer); PASSIVE removes that and
-    costs nothing measurable on an idle machine. A value set by the user wins.
-    """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    try:
-        import llama_cpp
-    except ImportError as error:
-        raise ConfigError(
-            "the offline teacher needs llama-cpp-python", hint="pip install 'uue[local]'"
-        ) from error
-    return llama_cpp
-
-
-@lru_cache(maxsize=64)
-def _grammar_text(schema_json: str | None) -> str:
-    import_llama_cpp()
-    from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
-
-    if schema_json is None:
-        return JSON_GBNF
-    try:
-        return json_schema_to_gbnf(schema_json)
-    except Exception as error:  # the converter raises bare Exceptions on unsupported keywords
-        logger.warning("JSON schema not convertible to a grammar (%s); constraining to any JSON", error)
-        return JSON_GBNF
-
-
-def _chat_messages(request: Request) -> list[dict[str, str]]:
-    """Canonical request -> OpenAI-style text messages for llama.cpp's chat template."""
-    messages = []
-    if request.system is not None:
-        system = (
-            request.system
-            if isinstance(request.system, str)
-            else "".join(getattr(part, "text", "") for part in request.system)
-        )
-        messages.append({"role": "system", "content": system})
-    for message in request.messages:
-        text = message.text
-        if text is None:
-            raise LM15InvalidRequestError(
-                "the llama.cpp engine takes text messages only (no images, tools or tool results)",
-                provider=PROVIDER,
-            )
-        role = {"developer": "system"}.get(message.role, message.role)
-        messages.append({"role": role, "content": text})
-    return messages
-
-
-def _schema_of(response_format: dict[str, Any] | None) -> tuple[bool, str | None]:
-    """(json wanted, schema as canonical JSON text or None) from a canonical response_format."""
-    if not response_format:
-        return False, None
-    schema = response_format.get("schema") if response_format.get("type") == "json_schema" else None
-    # Key order is kept: the grammar writes properties in schema order, so the signature's field
-    # order is the order the model decides them in (sorted keys made a bool field come first).
-    return True, json.dumps(schema) if schema is not None else None
 
 
 class LlamaCppEngine:
@@ -269,8 +173,8 @@ class LlamaCppEngine:
         validate_request(request)
         s = self.settings
         config = request.config
-        messages = _chat_messages(request)
-        json_wanted, schema_json = _schema_of(config.response_format)
+        messages = chat_messages(request)
+        json_wanted, schema_json = schema_of(config.response_format)
         if s.json_schema is not None:
             json_wanted, schema_json = True, json.dumps(s.json_schema)
         temperature = s.temperature if config.temperature is None else config.temperature
@@ -289,14 +193,14 @@ class LlamaCppEngine:
         for attempt in range(attempts):
             text, finish, call_usage = self._generate(
                 messages,
-                grammar=_grammar_text(schema_json) if json_wanted else None,
+                grammar=grammar_text(schema_json) if json_wanted else None,
                 temperature=min(2.0, temperature + attempt * s.temperature_bump),
                 seed=seed + attempt,
                 **kwargs,
             )
             for key in usage:
                 usage[key] += call_usage[key]
-            if not json_wanted or _parses(text):
+            if not json_wanted or parses(text):
                 break
             self.stats["invalid_json"] += 1
             logger.info(
@@ -370,14 +274,6 @@ class LlamaCppEngine:
                 "cached": max(0, prompt_tokens - prompt_eval),
             },
         )
-
-
-def _parses(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
 
 
 class AsyncLlamaCppEngine:

@@ -19,39 +19,19 @@ from pathlib import Path
 
 import dspy
 import numpy as np
-from pydantic import Field, model_validator
 
-from uue.config import Config
 from uue.errors import InputError
-from uue.programs.lm import ModelTotals, TeacherConfig, TokenLedger, build_lm, default_adapter, response_cache
+from uue.programs.lm import ModelTotals, TokenLedger, build_lm, default_adapter, response_cache
 from uue.programs.profile import ProfileWriter
 from uue.programs.store import UnitStore, run_units, unit_progress
 from uue.provenance import made_by
 from uue.seqrec.data import load_seqrec
+from uue.seqrec.profile_config import ProfileJobConfig
 from uue.seqrec.profiles import ProfileTable
 
 PROGRESS_FILE = "progress/profiles.jsonl"
 MAX_ATTRIBUTES = 10  # distinct attribute ids shown per item (S3-Rec sets)
 MAX_ITEMS_CHARS = 2400  # about 1,000 tokens of items: the prompt stays far inside the teacher's window
-
-
-class ProfileJobConfig(Config):
-    data: Path = Field(description="Sequence file: S3-Rec, `user item` pairs or MovieLens u.data")
-    items: Path | None = Field(None, description="Item texts: u.item, movies.dat or *_item2attributes.json")
-    out: Path
-    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
-    max_users: int | None = Field(None, ge=1, description="Only the first N users of the file")
-    max_items: int = Field(30, ge=1, description="Most recent training items shown to the teacher")
-    embedder: str = Field("minilm", description="sentence-transformers model for the profile vectors")
-    attempts: int = Field(2, ge=1)
-    workers: int = Field(1, ge=1, description="Concurrent users (remote teachers only)")
-    progress: bool = True
-
-    @model_validator(mode="after")
-    def _local_is_sequential(self) -> ProfileJobConfig:
-        if self.workers > 1 and self.teacher.is_local:
-            raise ValueError("a local teacher runs one call at a time: use --workers 1")
-        return self
 
 
 def item_texts(path: Path) -> dict[int, str]:

@@ -86,6 +86,17 @@ class TrainConfig(Config):
             raise ValueError(f"the {self.objective.value} objective needs --histories")
         return self
 
+    @field_validator("matryoshka_dims", mode="before")
+    @classmethod
+    def _dims_from_text(cls, dims: object) -> object:
+        """`"32,64,384"` (the CLI, a YAML string) as a list; a bad number names itself."""
+        if isinstance(dims, str):
+            try:
+                return [int(d) for d in dims.split(",") if d.strip()]
+            except ValueError:
+                raise ValueError(f"expected integers like 32,64,384, got {dims!r}") from None
+        return dims
+
     @field_validator("matryoshka_dims")
     @classmethod
     def _dims_increasing(cls, dims: list[int]) -> list[int]:

@@ -1,0 +1,63 @@
+"""CLI options come from the configs: the same defaults and help, choices validated before any work."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from uue.cli import app
+from uue.cli.options import config_options
+from uue.optimizers.compile_config import CompileConfig
+from uue.programs.synth_config import SynthConfig
+from uue.trainers.student_config import TrainConfig
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("model", [SynthConfig, TrainConfig, CompileConfig])
+def test_every_generated_option_has_the_fields_default_and_help(model):
+    names = [n for n in model.model_fields if n not in ("teacher", "prompt_model", "tracking_uri")]
+    for parameter in config_options(model, names):
+        field = model.model_fields[parameter.name]
+        option = parameter.annotation.__metadata__[0]
+        assert option.help == (field.description or "")
+        if not field.is_required() and field.default_factory is None:
+            default = field.default.value if hasattr(field.default, "value") else field.default
+            assert parameter.default in (default, "none" if default is None else default)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["embed", "--model", "minilm", "--histories", "h", "--out", "o.parquet", "--pooling", "bogus"], "'bogus' is not one of"),
+        (["train", "--out", "o", "--loss", "hinge"], "'hinge' is not one of"),
+        (["synth", "--histories", "h", "--out", "o", "--negatives", "random"], "'random' is not one of"),
+        (["compile", "--program", "cluster", "--out", "o.json", "--optimizer", "adam"], "'adam' is not one of"),
+        (["ingest", "reddit", "x.jsonl", "--out", "o", "--index", "ram"], "'ram' is not one of"),
+    ],
+)  # fmt: skip
+def test_an_unknown_choice_is_a_usage_error_before_any_work(args, message, tmp_path):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and message in result.output.replace("\n", " ")
+    assert "Traceback" not in result.output
+
+
+def test_a_bad_value_names_its_option_in_one_line():
+    result = runner.invoke(app, ["train", "--out", "o", "--triplets", "t", "--matryoshka-dims", "32,x"])
+    assert result.exit_code == 2
+    assert "--matryoshka-dims" in result.output and "32,x" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_none_clears_an_optional_choice(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(
+        "uue.optimizers.compile.compile_program", lambda config: seen.setdefault("c", config) and {}
+    )
+    runner.invoke(app, ["compile", "--program", "cluster", "--out", "o.json", "--histories", "h", "--auto", "none", "--max-metric-calls", "3", "--optimizer", "gepa"])  # fmt: skip
+    assert seen["c"].auto is None and seen["c"].max_metric_calls == 3
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("uue ")

@@ -1,0 +1,141 @@
+"""Commands on histories and embeddings: ingest, embed, similar, merge-triplets."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from uue.cli.app import app, console, one_line_errors
+from uue.errors import UueError
+from uue.eval.user_vectors import Pooling
+
+
+class JoinIndex(str, Enum):
+    auto = "auto"
+    memory = "memory"
+    disk = "disk"  # bounded RAM for huge dumps
+
+
+def _bytes_progress(files: list[Path]) -> tuple[Progress, callable]:
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    tasks = {
+        path: progress.add_task(path.name, total=path.stat().st_size if path.is_file() else None)
+        for path in files
+    }
+    return progress, lambda path, done: progress.update(tasks[path], completed=done)
+
+
+@app.command()
+@one_line_errors
+def ingest(
+    platform: Annotated[str, typer.Argument(help="reddit | synthpai (see `uue.datasets.registry`)")],
+    out: Annotated[Path, typer.Option(help="Output directory for histories/, report.json, quarantine.jsonl")],
+    files: Annotated[list[Path] | None, typer.Argument(help="Input files (.zst, .gz, .jsonl, .json)")] = None,
+    comments: Annotated[list[Path] | None, typer.Option(help="Reddit comment dumps (RC_*)")] = None,
+    submissions: Annotated[list[Path] | None, typer.Option(help="Reddit submission dumps (RS_*)")] = None,
+    min_activities: Annotated[int, typer.Option(help="Leave out users with fewer activities")] = 1,
+    max_users: Annotated[int | None, typer.Option(help="Keep only the N most active users")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only activities from this date (YYYY-MM-DD, UTC)")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only activities before this date (YYYY-MM-DD, UTC)")
+    ] = None,
+    max_parent_depth: Annotated[int, typer.Option(help="Parent comments kept per activity")] = 8,
+    bots: Annotated[
+        str | None, typer.Option(help="Comma-separated bot accounts (replaces the default list)")
+    ] = None,
+    index: Annotated[
+        JoinIndex, typer.Option(help="Where the join of comments to threads lives")
+    ] = JoinIndex.auto,
+) -> None:
+    """Turn raw platform dumps into per-user, time-ordered histories (a Hugging Face dataset)."""
+    from uue.datasets.ingest import ingest as run_ingest
+    from uue.datasets.options import IngestOptions, parse_date
+
+    inputs = [*(submissions or []), *(comments or []), *(files or [])]
+    if not inputs:
+        raise UueError("no input files", hint="pass files, or --comments/--submissions for reddit")
+    options = IngestOptions(
+        min_activities=min_activities,
+        max_users=max_users,
+        since=parse_date(since),
+        until=parse_date(until),
+        max_parent_depth=max_parent_depth,
+        bots=frozenset(b.strip() for b in bots.split(",") if b.strip()) if bots is not None else None,
+        index=index.value,
+    )
+    progress, on_progress = _bytes_progress(inputs)
+    with progress:
+        tally = run_ingest(platform, inputs, out, options, on_progress)
+    for problem in tally.problems:
+        console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False, soft_wrap=True)
+    if tally.problem_count > len(tally.problems):
+        console.print(
+            f"[yellow]... and {tally.problem_count - len(tally.problems)} more, see {tally.quarantine_path}"
+        )
+    summary = tally.as_dict()
+    console.print(
+        f"[green]wrote[/green] {summary['users_written']:,} users, {summary['records_written']:,} activities "
+        f"from {summary['lines_read']:,} lines to {out}; skipped {json.dumps(summary['skipped'])}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+@one_line_errors
+def embed(
+    model: Annotated[str, typer.Option(help="minilm | litellm:<model> | model folder")],
+    histories: Annotated[Path, typer.Option(help="Directory written by `uue ingest`")],
+    out: Annotated[Path, typer.Option(help="Parquet file (user_id, vector); updated in place")],
+    pooling: Annotated[
+        Pooling, typer.Option(help="How a history's windows become one vector")
+    ] = Pooling.mean,
+) -> None:
+    """Embed every user's history; users whose activities did not change keep their vector."""
+    from uue.eval.embed_store import embed_users
+    from uue.eval.embedders import make_embedder
+
+    stats = embed_users(make_embedder(model), model, histories, out, pooling)
+    console.print(
+        f"[green]wrote[/green] {stats.users} users to {out}: {stats.embedded} embedded, {stats.reused} unchanged"
+    )
+
+
+@app.command()
+@one_line_errors
+def similar(
+    user: Annotated[str, typer.Argument(help="A user id present in the embeddings file")],
+    embeddings: Annotated[Path, typer.Option(help="Parquet file written by `uue embed`")],
+    k: Annotated[int, typer.Option("--k", "-k", help="How many neighbours")] = 10,
+) -> None:
+    """The users nearest to USER (cosine similarity of user embeddings)."""
+    from uue.eval.embed_store import similar_users
+
+    for other, score in similar_users(user, embeddings, k):
+        typer.echo(f"{score:.4f}\t{other}")
+
+
+@app.command("merge-triplets")
+@one_line_errors
+def merge_triplets_command(
+    triplets: Annotated[list[Path], typer.Option(help="A directory written by `uue synth`; repeat")],
+    out: Annotated[Path, typer.Option(help="Output directory (triplets/, report.json)")],
+) -> None:
+    """Concatenate the triplets of several synth runs (e.g. shards of users), each triplet once."""
+    from uue.datasets.triplets import merge_triplets
+
+    count = merge_triplets(list(triplets), out)
+    console.print(f"[green]wrote[/green] {count} triplets to {out / 'triplets'}")

@@ -1,0 +1,97 @@
+"""Commands on the student: train, the recipe (student), and bench (baselines vs students)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from uue.cli.app import app, console, one_line_errors
+from uue.cli.options import config_command
+from uue.errors import UueError
+from uue.eval.bench import BenchConfig
+from uue.eval.tasks import Task, TaskConfig
+from uue.trainers.recipe_config import RecipeConfig
+from uue.trainers.student_config import TrainConfig
+
+
+@app.command()
+@one_line_errors
+@config_command(TrainConfig, exclude=("tracking_uri", "run_name"), text=("matryoshka_dims",))
+def train(config: TrainConfig) -> None:
+    """Train the student bi-encoder on teacher triplets and/or same-user pairs, tracked in MLflow."""
+    from uue.trainers.student import train as run_train
+
+    result = run_train(config)
+    console.print(
+        f"[green]saved[/green] {config.out} (MLflow run {result['run_id']} at {config.tracking_uri})"
+    )
+    for name, value in sorted(result["metrics"].items()):
+        console.print(f"  {name} = {value:.4f}", highlight=False)
+
+
+@app.command()
+@one_line_errors
+@config_command(RecipeConfig, flags={"baselines": "--baseline"})
+def student(config: RecipeConfig) -> None:
+    """The student recipe: same-user pairs and teacher triplets, then the held-out table against the baselines."""
+    from uue.eval.heldout import markdown_table
+    from uue.trainers.recipe import run_recipe
+
+    report = run_recipe(config)
+    typer.echo(markdown_table(report.held_out))
+    console.print(f"[green]wrote[/green] {report.best_model} and {config.out / 'report.json'}")
+
+
+@app.command()
+@one_line_errors
+@config_command(
+    BenchConfig,
+    exclude=("valid_fraction",),
+    flags={"models": "--model", "red_flag_recall_at_1": "--red-flag"},
+)
+def bench(
+    config: BenchConfig,
+    held_out: Annotated[
+        bool,
+        typer.Option(
+            "--held-out", help="Only held-out users' triplets (the --valid-fraction split of `uue train`)"
+        ),
+    ] = False,
+    valid_fraction: Annotated[
+        float, typer.Option(help="Held-out user share (same split as `uue train`)")
+    ] = 0.1,
+    task: Annotated[list[Task] | None, typer.Option(help="Also rank users on this task; repeat")] = None,
+    histories: Annotated[Path | None, typer.Option(help="Histories for --task (from `uue ingest`)")] = None,
+    max_users: Annotated[int, typer.Option(help="At most N held-out users for --task")] = 500,
+) -> None:
+    """How well do off-the-shelf embedders and trained students rank each user's own interest? Verdict + report.json."""
+    from rich.console import Console as StdoutConsole
+
+    from uue.eval.report import bench_table, comparison_table, task_table, verdict_lines
+    from uue.eval.suite import run_suite
+
+    if task and histories is None:
+        raise UueError("--task needs --histories")
+    if held_out:
+        config = BenchConfig(**{**dict(config), "valid_fraction": valid_fraction})
+    task_config = None
+    if task:
+        task_config = TaskConfig(
+            histories=histories,
+            triplets=config.triplets,
+            valid_fraction=valid_fraction,
+            max_users=max_users,
+            seed=config.seed,
+        )
+    report = run_suite(config, task or [], task_config)
+    stdout = StdoutConsole()
+    stdout.print(bench_table(report))
+    if task:
+        stdout.print(task_table(report["tasks"]["results"]))
+    if report["comparisons"] or report.get("tasks", {}).get("comparisons"):
+        stdout.print(comparison_table(report))
+    for line in verdict_lines(report):
+        stdout.print(line, soft_wrap=True)
+    console.print(f"[green]wrote[/green] {report['report_path']}")

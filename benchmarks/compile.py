@@ -28,21 +28,21 @@ ensure_offline_defaults()
 import dspy  # noqa: E402
 
 from uue.datasets.histories import iter_histories  # noqa: E402
-from uue.optimizers.compile import CompileConfig, compile_program, evaluate, report_path  # noqa: E402
+from uue.optimizers.compile import CompileConfig, CompileReport, compile_program, evaluate, report_path  # noqa: E402
 from uue.optimizers.metrics import ClusterF1, SummaryJudge, SummaryRetrieval  # noqa: E402
 from uue.optimizers.references import Split, build_cases, cluster_examples, split_cases, write_cases  # noqa: E402
 from uue.programs.lm import TeacherConfig, build_lm, default_adapter  # noqa: E402
 from uue.programs.program import load_program  # noqa: E402
 
 
-def compile_summary(report: dict) -> dict:
+def compile_summary(report: CompileReport) -> dict:
     return {
-        "seconds": report["seconds"],
-        "val_before": report["before"],
-        "val_after": report["after"],
-        "llm_generated_calls": report["llm"]["generated_calls"],
-        "metric_calls": report["metric_calls"],
-        "prompt_model": report["prompt_model"],
+        "seconds": report.seconds,
+        "val_before": report.before,
+        "val_after": report.after,
+        "llm_generated_calls": report.llm["generated_calls"],
+        "metric_calls": report.metric_calls,
+        "prompt_model": report.prompt_model,
     }
 
 

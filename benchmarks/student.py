@@ -126,8 +126,8 @@ def main() -> None:
     counts: dict[str, int] = {}
     for name, config in trained.items():
         result = train_or_reuse(config)
-        counts[str(config.out)] = result["split"]["train_examples"]
-        print(f"{name}: {result['split']['train_examples']} training examples", flush=True)
+        counts[str(config.out)] = result.split["train_examples"]
+        print(f"{name}: {result.split['train_examples']} training examples", flush=True)
     specs = [*args.baselines, *(str(c.out) for c in trained.values())]
     report = held_out_report(
         {spec: (lambda spec=spec: make_embedder(spec)) for spec in specs},

@@ -38,14 +38,14 @@ def one_pass_tokens(config: SynthConfig) -> int:
 
 
 def pivot_figures(config: SynthConfig, first: dict) -> dict:
-    llm, positives = first["llm"], max(1, first["positives"])
+    llm, positives = first.llm, max(1, first.positives)
     evaluated = llm["prompt_tokens"] - llm["cached_prompt_tokens"]
     one_pass = one_pass_tokens(config)
     return {
-        "positives": first["positives"],
+        "positives": first.positives,
         "llm_calls_per_positive": round(llm["calls"] / positives, 2),
-        "prompt_tokens_per_positive": first["prompt_tokens_per_positive"],
-        "evaluated_prompt_tokens_per_positive": first["evaluated_prompt_tokens_per_positive"],
+        "prompt_tokens_per_positive": first.prompt_tokens_per_positive,
+        "evaluated_prompt_tokens_per_positive": first.evaluated_prompt_tokens_per_positive,
         "one_pass_tokens": one_pass,
         "prompt_tokens_vs_one_pass": round(llm["prompt_tokens"] / max(1, one_pass), 2),
         "evaluated_prompt_tokens_vs_one_pass": round(evaluated / max(1, one_pass), 2),
@@ -54,12 +54,12 @@ def pivot_figures(config: SynthConfig, first: dict) -> dict:
 
 def activity_figures(first: dict) -> dict:
     return {
-        "activities_labelled_or_nothing": first["labelled"] + first["nothing"],
-        "labelled": first["labelled"],
-        "nothing": first["nothing"],
-        "labels_per_hour": round((first["labelled"] + first["nothing"]) / first["teacher_seconds"] * 3600, 1),
-        "teacher_seconds": first["teacher_seconds"],
-        "subject_share_of_query_tokens": first["subject_share"],
+        "activities_labelled_or_nothing": first.labelled + first.nothing,
+        "labelled": first.labelled,
+        "nothing": first.nothing,
+        "labels_per_hour": round((first.labelled + first.nothing) / first.teacher_seconds * 3600, 1),
+        "teacher_seconds": first.teacher_seconds,
+        "subject_share_of_query_tokens": first.subject_share,
     }
 
 
@@ -86,13 +86,13 @@ def run_mode(mode: str, args, defaults) -> dict:
     start = time.perf_counter()
     rerun = run_synth(config)
     rerun_s = time.perf_counter() - start
-    llm, triplets = first["llm"], max(1, first["triplets"])
+    llm, triplets = first.llm, max(1, first.triplets)
     figures = {
-        "users": first["users"],
-        "triplets": first["triplets"],
-        "failures": first["failures"],
-        "seconds": first["seconds"],
-        "triplets_per_hour": round(first["triplets"] / first["seconds"] * 3600, 1),
+        "users": first.users,
+        "triplets": first.triplets,
+        "failures": first.failures,
+        "seconds": first.seconds,
+        "triplets_per_hour": round(first.triplets / first.seconds * 3600, 1),
         "llm_calls": llm["calls"],
         "prompt_tokens_per_triplet": round(llm["prompt_tokens"] / triplets, 1),
         "evaluated_prompt_tokens_per_triplet": round(
@@ -100,8 +100,8 @@ def run_mode(mode: str, args, defaults) -> dict:
         ),
         "completion_tokens_per_triplet": round(llm["completion_tokens"] / triplets, 1),
         "rerun_seconds": round(rerun_s, 2),
-        "rerun_llm_calls": rerun["llm_this_run"]["calls"],
-        "rerun_triplets_equal": rerun["triplets"] == first["triplets"],
+        "rerun_llm_calls": rerun.llm_this_run["calls"],
+        "rerun_triplets_equal": rerun.triplets == first.triplets,
     }
     return figures | (pivot_figures(config, first) if mode == "pivot" else activity_figures(first))
 

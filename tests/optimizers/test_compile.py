@@ -117,7 +117,10 @@ def test_search_optimizers_run_on_the_reference_sets(splits, optimizer, tmp_path
     known = {c.segment.text.strip(): list(c.thread) for c in splits[Split.train]}
     answer_cluster = oracle_reply(known)
 
+    asked: set[str] = set()
+
     def reply(prompt: str, fields: list[str]) -> str:  # MIPROv2's proposer asks for free text too
+        asked.update(fields)
         if {"related", "ranking", "faithfulness"} & set(fields):
             return answer_cluster(prompt, fields)
         return json.dumps({field: "Cluster the activities of the pivot's thread." for field in fields})
@@ -140,6 +143,7 @@ def test_search_optimizers_run_on_the_reference_sets(splits, optimizer, tmp_path
         valset_passes = 1 + 2 * config.num_candidates  # the baseline, then num_trials
         assert counted.calls >= len(val) * valset_passes
         proposed = "Cluster the activities of the pivot's thread."
+        assert asked - {"related"}, "the proposer was never asked for an instruction"
         assert compiled.predict.signature.instructions in {student.predict.signature.instructions, proposed}
 
 
@@ -156,17 +160,17 @@ def test_compile_writes_program_report_and_mlflow_run(reference_files, oracle, t
         max_demos=2,
     )
     report = compile_program(config)
-    assert report["demos"] == {"predict": 2 + len(SynthProgram().pivot.predict.demos)}
-    assert 0.0 < report["before"] <= 1.0 and report["after"] == pytest.approx(report["before"])
-    assert report["metric_calls"] >= 2 and report["llm"]["calls"] > 0
-    assert report["teacher_model"] == "scripted/deterministic"
-    assert report["made_by"]["command"] == "uue compile"
+    assert report.demos == {"predict": 2 + len(SynthProgram().pivot.predict.demos)}
+    assert 0.0 < report.before <= 1.0 and report.after == pytest.approx(report.before)
+    assert report.metric_calls >= 2 and report.llm["calls"] > 0
+    assert report.teacher_model == "scripted/deterministic"
+    assert report.made_by["command"] == "uue compile"
     assert json.loads(report_path(out).read_text())["program_hash"] == program_hash(load_program(out))
 
     runs = mlflow.search_runs(experiment_names=["uue-compile"], output_format="list")
-    run = next(r for r in runs if r.data.tags.get("program_hash") == report["program_hash"])
-    assert run.data.metrics["before"] == pytest.approx(report["before"])
-    assert run.data.metrics["after"] == pytest.approx(report["after"])
+    run = next(r for r in runs if r.data.tags.get("program_hash") == report.program_hash)
+    assert run.data.metrics["before"] == pytest.approx(report.before)
+    assert run.data.metrics["after"] == pytest.approx(report.after)
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "program")}
     assert artifacts == {"program/cluster.json", "program/cluster.report.json"}
 
@@ -190,7 +194,7 @@ def test_cli_builds_references_and_synth_loads_the_program(real_histories, tmp_p
             track=False, progress=False,
         )
     )  # fmt: skip
-    assert synth["program_hash"] == report["program_hash"]
+    assert synth.program_hash == report["program_hash"]
 
 
 @pytest.mark.parametrize(

@@ -42,8 +42,8 @@ def test_labels_and_triplets_hold_their_invariants(labelled, histories):
     report, out = labelled
     labels = read_labels(out / LABELS_FILE)
     # 12 activities, "thanks, that helps a lot" is the one nothing-to-label; each needs another thread
-    assert (report["activities_chosen"], report["labelled"], report["nothing"]) == (12, 11, 1)
-    assert report["llm"]["calls"] == 12 and report["failures"] == {}
+    assert (report.activities_chosen, report.labelled, report.nothing) == (12, 11, 1)
+    assert report.llm["calls"] == 12 and report.failures == {}
     assert all(
         set(json.loads(label.model_dump_json()))
         == {"activity_id", "specific", "broad", "nothing", "teacher_model", "program_hash"}
@@ -51,8 +51,8 @@ def test_labels_and_triplets_hold_their_invariants(labelled, histories):
     )
     rows = datasets.load_from_disk(str(out / "triplets"))
     # every label has a query; a query whose candidates all look like its own interests gets no triplet
-    assert report["empty_queries"] == 0 and report["no_negative"] <= 2
-    assert len(rows) == report["triplets"] == 11 - report["no_negative"]
+    assert report.empty_queries == 0 and report.no_negative <= 2
+    assert len(rows) == report.triplets == 11 - report.no_negative
     by_user = {h.user_id: h for h in histories}
     own = {}
     for row in rows:
@@ -77,7 +77,7 @@ def test_the_labels_file_rebuilds_the_same_triplets_without_the_teacher(labelled
             labels=teacher_out / LABELS_FILE,
         )
     )
-    assert rebuilt["llm"]["calls"] == 0 and rebuilt["llm_this_run"]["calls"] == 0
+    assert rebuilt.llm["calls"] == 0 and rebuilt.llm_this_run["calls"] == 0
     first = datasets.load_from_disk(str(teacher_out / "triplets")).to_list()
     again = datasets.load_from_disk(str(tmp_path / "rebuilt" / "triplets")).to_list()
     assert all(math.isnan(row.pop("judge_score")) for row in [*first, *again])  # NaN != NaN
@@ -88,7 +88,7 @@ def test_the_labels_file_rebuilds_the_same_triplets_without_the_teacher(labelled
 def test_a_rerun_resumes_with_no_new_call(labelled, histories_dir):
     report, out = labelled
     again = run_synth(activity_config(histories_dir, out))
-    assert again["llm_this_run"]["calls"] == 0 and again["triplets"] == report["triplets"]
+    assert again.llm_this_run["calls"] == 0 and again.triplets == report.triplets
     assert len((out / LABEL_STORE).read_text().splitlines()) == 12
 
 
@@ -101,9 +101,9 @@ def test_a_lost_out_resumes_from_a_labels_file_of_the_same_teacher(labelled, tmp
     write_labels(kept, [other, *labels[3:]])
     again = run_synth(activity_config(histories_dir, tmp_path / "fresh", resume_labels=kept))
     # 12 units: 9 adopted; the 2 left out and the one of another teacher are asked again
-    assert again["llm_this_run"]["calls"] == 12 - len(labels[3:])
+    assert again.llm_this_run["calls"] == 12 - len(labels[3:])
     assert read_labels(tmp_path / "fresh" / LABELS_FILE) == labels
-    assert again["triplets"] == report["triplets"]
+    assert again.triplets == report.triplets
 
 
 def test_a_bad_labels_line_names_the_line_and_field(tmp_path):

@@ -61,7 +61,7 @@ def test_scripted_run_writes_valid_triplets_and_report(tmp_path, histories_dir, 
     )
     report = run_synth(config)
     rows = datasets.load_from_disk(str(tmp_path / "out" / "triplets"))
-    assert report["users"] == 3 and report["positives"] == 6 and report["triplets"] == len(rows) == 6
+    assert report.users == 3 and report.positives == 6 and report.triplets == len(rows) == 6
     check_triplets(rows, {h.user_id: h for h in histories})
     negative_users = {p: row["user_id"] for row in rows for p in [row["positive"]]}
     assert all(negative_users.get(row["negative"]) != row["user_id"] for row in rows)
@@ -71,8 +71,8 @@ def test_scripted_run_writes_valid_triplets_and_report(tmp_path, histories_dir, 
     assert saved["made_by"]["command"] == "uue synth" and saved["failures"] == {}
 
     again = run_synth(config)
-    assert again["llm_this_run"]["calls"] == 0 and again["triplets"] == 6
-    assert again["llm"] == saved["llm"]  # the job's figures are those of the finished units
+    assert again.llm_this_run["calls"] == 0 and again.triplets == 6
+    assert again.llm == saved["llm"]  # the job's figures are those of the finished units
 
 
 @pytest.mark.usefixtures("clean_dspy")
@@ -105,8 +105,8 @@ def test_a_failed_rerank_keeps_the_triplet_with_a_sampled_negative(tmp_path, his
     )  # fmt: skip
     report = run_synth(config)
     rows = datasets.load_from_disk(str(tmp_path / "out" / "triplets"))
-    assert len(rows) == report["positives"] == 3 and set(rows["negative_source"]) == {"sampled"}
-    assert report["failures"] == {"phase2:rank_out_of_range:kept_with_sampled_negative": 3}
+    assert len(rows) == report.positives == 3 and set(rows["negative_source"]) == {"sampled"}
+    assert report.failures == {"phase2:rank_out_of_range:kept_with_sampled_negative": 3}
 
 
 def test_a_local_teacher_refuses_parallel_workers(tmp_path):
@@ -175,9 +175,9 @@ def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path, histories_dir, mo
     calls_whole = whole_log.read_text().splitlines()
     calls_resumed = resumed_log.read_text().splitlines()
     assert sorted(calls_resumed) == sorted(calls_whole)  # no call repeated, none missing
-    assert report["llm_this_run"]["generated_calls"] < len(calls_whole)  # the resume did what was left
+    assert report.llm_this_run["generated_calls"] < len(calls_whole)  # the resume did what was left
     # The job's figures add up over both invocations: every call counted once, whichever ran it.
-    assert report["llm"]["calls"] == json.loads((whole / "report.json").read_text())["llm"]["calls"]
+    assert report.llm["calls"] == json.loads((whole / "report.json").read_text())["llm"]["calls"]
 
 
 def head_of_dump(source: Path, target: Path, lines: int) -> Path:
@@ -233,8 +233,8 @@ def test_real_offline_teacher_end_to_end(tmp_path, real_histories):
     )
     report = run_synth(config)
     rows = datasets.load_from_disk(str(tmp_path / "out" / "triplets"))
-    assert report["users"] == 3 and report["triplets"] == len(rows) >= 1, report
-    assert report["llm"]["generated_calls"] > 0
+    assert report.users == 3 and report.triplets == len(rows) >= 1, report
+    assert report.llm["generated_calls"] > 0
     check_triplets(rows, {h.user_id: h for h in iter_histories(real_histories)})
     assert set(rows["teacher_model"]) == {"local/qwen2.5-coder-0.5b"}
     for row in rows:

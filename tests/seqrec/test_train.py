@@ -7,14 +7,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import SHARED_DATA
 from uue.seqrec import load_seqrec, train_seqrec
 from uue.seqrec.config import config_from_dict
 from uue.seqrec.evaluate import metrics_from_ranks
 from uue.seqrec.layers import SeqRecommender
 from uue.seqrec.profiles import ProfileTable
 
-LASTFM = Path(__file__).resolve().parents[3] / "shared" / "data" / "seqrec" / "LastFM.txt"
-pytestmark = pytest.mark.skipif(not LASTFM.is_file(), reason="shared seqrec data not mounted")
+LASTFM = SHARED_DATA / "seqrec" / "LastFM.txt"
+
+
+@pytest.fixture(autouse=True)
+def _lastfm_is_there() -> None:
+    if not LASTFM.is_file():  # missing data fails loudly, as conftest's shared_data does
+        pytest.fail(f"the shared seqrec data is missing: expected {LASTFM}")
 
 
 def tiny_config(tmp_path: Path, model: str = "sasrec", **sections) -> dict:

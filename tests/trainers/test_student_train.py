@@ -40,7 +40,7 @@ def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, mo
     assert provenance["split"]["train_users"] > 0 and provenance["split"]["valid_users"] > 0
 
     mlflow.set_tracking_uri(uri)
-    run = mlflow.get_run(result["run_id"])
+    run = mlflow.get_run(result.run_id)
     metrics = run.data.metrics
     assert "eval_valid_cosine_accuracy" in metrics and "train_loss" in metrics
     assert {"bench/dim32/sampled_recall_at_1", "bench/dim384/full_mrr"} <= set(metrics)

@@ -67,6 +67,6 @@ def seqrec_profiles(config: ProfileJobConfig) -> None:
 
     report = write_profiles(config)
     console.print(
-        f"[green]wrote[/green] {report['profiles']} profiles of {report['users']} users to "
-        f"{report['profiles_path']}; failures {report['failures']}"
+        f"[green]wrote[/green] {report.profiles} profiles of {report.users} users to "
+        f"{report.profiles_path}; failures {report.failures}"
     )

@@ -24,10 +24,8 @@ def train(config: TrainConfig) -> None:
     from uue.trainers.student import train as run_train
 
     result = run_train(config)
-    console.print(
-        f"[green]saved[/green] {config.out} (MLflow run {result['run_id']} at {config.tracking_uri})"
-    )
-    for name, value in sorted(result["metrics"].items()):
+    console.print(f"[green]saved[/green] {config.out} (MLflow run {result.run_id} at {config.tracking_uri})")
+    for name, value in sorted(result.metrics.items()):
         console.print(f"  {name} = {value:.4f}", highlight=False)
 
 

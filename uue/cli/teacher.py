@@ -23,9 +23,9 @@ def synth(config: SynthConfig) -> None:
 
     report = run_synth(config)
     console.print(
-        f"[green]wrote[/green] {report['triplets']:,} triplets from {report['users']:,} users to "
-        f"{config.out}/triplets; {report['llm']['generated_calls']:,} LLM calls, failures "
-        f"{json.dumps(report['failures'])}",
+        f"[green]wrote[/green] {report.triplets:,} triplets from {report.users:,} users to "
+        f"{config.out}/triplets; {report.llm['generated_calls']:,} LLM calls, failures "
+        f"{json.dumps(report.failures)}",
         highlight=False,
         soft_wrap=True,
     )
@@ -49,9 +49,9 @@ def compile_command(
         config = CompileConfig(**{**dict(config), "prompt_model": proposer})
     report = compile_program(config)
     console.print(
-        f"[green]wrote[/green] {config.out}: {report['metric']['name']} {report['before']:.3f} -> "
-        f"{report['after']:.3f} on {report['valset_size']} val examples; "
-        f"{report['llm']['generated_calls']:,} LLM calls",
+        f"[green]wrote[/green] {config.out}: {report.metric['name']} {report.before:.3f} -> "
+        f"{report.after:.3f} on {report.valset_size} val examples; "
+        f"{report.llm['generated_calls']:,} LLM calls",
         highlight=False,
         soft_wrap=True,
     )

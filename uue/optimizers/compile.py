@@ -11,7 +11,6 @@ The optimizers are DSPy's own and return a compiled copy: the input program is n
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import dspy
+from pydantic import BaseModel
 
 from uue.datasets.histories import iter_histories
 from uue.errors import ConfigError
@@ -58,6 +58,28 @@ from uue.programs.program import SynthProgram, load_program, program_hash
 from uue.provenance import made_by
 
 EXPERIMENT = "uue-compile"
+
+
+class CompileReport(BaseModel):
+    """What one `uue compile` made (written to FILE.report.json beside the program)."""
+
+    program: str
+    module: str
+    optimizer: dict[str, Any]
+    metric: dict[str, Any]
+    valset_size: int
+    trainset_size: int
+    before: float
+    after: float
+    demos: dict[str, int]
+    metric_calls: int
+    llm: dict[str, Any]
+    teacher_model: str
+    prompt_model: str
+    program_hash: str
+    program_file: str
+    seconds: float
+    made_by: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -159,7 +181,7 @@ def mlflow_run(config: CompileConfig) -> Iterator[Any]:
         mlflow.dspy.autolog(disable=True, silent=True)
 
 
-def compile_program(config: CompileConfig) -> dict[str, Any]:
+def compile_program(config: CompileConfig) -> CompileReport:
     """Compile `config.program` with `config.optimizer`; save the program and its report; return it."""
     started = time.perf_counter()
     train_cases, val_cases, inputs = reference_sets(config)
@@ -195,49 +217,49 @@ def compile_program(config: CompileConfig) -> dict[str, Any]:
         ledger = TokenLedger.from_history(
             {"model": lm, "usage": entry} for lm, entries in usage.usage_data.items() for entry in entries
         )
-        report = {
-            "program": config.program.value,
-            "module": attribute,
-            "optimizer": optimizer_settings(config),
-            "metric": {**metric.get_config_dict(), "option": config.metric_name.value},
-            "valset_size": len(valset),
-            "trainset_size": len(trainset),
-            "before": before,
-            "after": after,
-            "demos": {name: len(p.demos) for name, p in compiled_part.named_predictors()},
-            "metric_calls": counted.calls,
-            "llm": ledger.as_dict(),
-            "teacher_model": config.teacher.model,
-            "prompt_model": config.prompt_model.model if config.prompt_model else config.teacher.model,
-            "program_hash": program_hash(program),
-            "program_file": str(config.out),
-            "seconds": round(time.perf_counter() - started, 2),
-            "made_by": made_by(
+        report = CompileReport(
+            program=config.program.value,
+            module=attribute,
+            optimizer=optimizer_settings(config),
+            metric={**metric.get_config_dict(), "option": config.metric_name.value},
+            valset_size=len(valset),
+            trainset_size=len(trainset),
+            before=before,
+            after=after,
+            demos={name: len(p.demos) for name, p in compiled_part.named_predictors()},
+            metric_calls=counted.calls,
+            llm=ledger.as_dict(),
+            teacher_model=config.teacher.model,
+            prompt_model=config.prompt_model.model if config.prompt_model else config.teacher.model,
+            program_hash=program_hash(program),
+            program_file=str(config.out),
+            seconds=round(time.perf_counter() - started, 2),
+            made_by=made_by(
                 "uue compile",
                 config,
                 [*inputs, *([config.base] if config.base else [])],
             ),
-        }
-        report_path(config.out).write_text(json.dumps(report, indent=2, default=str))
+        )
+        report_path(config.out).write_text(report.model_dump_json(indent=2))
         if run is not None:
             log_run(config, report)
     return report
 
 
-def log_run(config: CompileConfig, report: dict[str, Any]) -> None:
+def log_run(config: CompileConfig, report: CompileReport) -> None:
     import mlflow
 
     params = config.model_dump(mode="json", exclude={"teacher", "prompt_model"})
-    params.update(teacher=config.teacher.model, prompt_model=report["prompt_model"])
-    params.update({f"metric_{k}": v for k, v in report["metric"].items()})
+    params.update(teacher=config.teacher.model, prompt_model=report.prompt_model)
+    params.update({f"metric_{k}": v for k, v in report.metric.items()})
     mlflow.log_params({k: str(v) for k, v in params.items()})
     figures = {
-        "before": report["before"],
-        "after": report["after"],
-        "metric_calls": report["metric_calls"],
-        **{f"llm_{k}": v for k, v in report["llm"].items() if isinstance(v, (int, float)) and v is not None},
+        "before": report.before,
+        "after": report.after,
+        "metric_calls": report.metric_calls,
+        **{f"llm_{k}": v for k, v in report.llm.items() if isinstance(v, (int, float)) and v is not None},
     }
     mlflow.log_metrics({k: float(v) for k, v in figures.items() if not math.isnan(float(v))})
-    mlflow.set_tag("program_hash", report["program_hash"])
+    mlflow.set_tag("program_hash", report.program_hash)
     mlflow.log_artifact(str(config.out), artifact_path="program")
     mlflow.log_artifact(str(report_path(config.out)), artifact_path="program")

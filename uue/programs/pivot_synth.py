@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import dspy
+from pydantic import BaseModel, Field
 
 from uue.datasets.records import History
 from uue.datasets.render import render_segment
@@ -31,6 +32,48 @@ from uue.programs.store import UnitStore, run_units, unit_progress
 from uue.programs.synth_config import NegativeMode, SynthConfig
 from uue.programs.synth_output import log_to_mlflow, select_users, write_dataset
 from uue.provenance import made_by, sha256_text
+
+
+class Positive(BaseModel):
+    """One cluster the teacher found: a positive label with the context it is predicted from."""
+
+    triplet_id: str
+    user_id: str
+    context: str  # the segment without the cluster: what the student reads
+    teacher_context: str  # the segment without every cluster of the user: what the teacher reranks against
+    positive: str
+    positive_broad: str
+    cluster_indices: list[int]
+    segment_activity_ids: list[str]
+    cluster_activity_ids: list[str]
+    source_record_ids: list[str]
+    judge_score: float | None = None
+    judge_reason: str = ""
+
+    def passes_judge(self, min_score: float | None) -> bool:
+        return min_score is None or (self.judge_score is not None and self.judge_score >= min_score)
+
+
+class PivotSynthReport(BaseModel):
+    """What one `uue synth --mode pivot` run made and what it cost (written to report.json)."""
+
+    mode: str = "pivot"
+    users: int
+    positives: int
+    positives_kept: int = Field(description="positives that passed the judge (all without one)")
+    triplets: int
+    empty_rounds: int
+    merged_rounds: int
+    failures: dict[str, int]
+    llm: dict = Field(description="teacher usage of every finished unit, whichever run made it")
+    llm_this_run: dict = Field(description="what this invocation itself cost (a resume: what was left)")
+    prompt_tokens_per_positive: float
+    evaluated_prompt_tokens_per_positive: float
+    seconds: float
+    dataset: str
+    program_hash: str
+    made_by: dict
+
 
 PHASE1_FILE = "progress/phase1.jsonl"
 PHASE2_FILE = "progress/phase2.jsonl"
@@ -66,25 +109,22 @@ def phase1_unit(history: History, program: SynthProgram, config: SynthConfig) ->
             if grade.failure:
                 failures.append(f"judge_{grade.failure}")
         cluster_ids = [a.activity_id for a in members]
-        positives.append(
-            {
-                "triplet_id": positive_id(history.user_id, segment_ids, cluster_ids),
-                "user_id": history.user_id,
-                "context": render_segment(rest, config.context_budget, numbered=False).text,
-                "teacher_context": teacher_context,
-                "positive": cluster.specific,
-                "positive_broad": cluster.broad,
-                "cluster_indices": cluster.indices,
-                "segment_activity_ids": segment_ids,
-                "cluster_activity_ids": cluster_ids,
-                "source_record_ids": [
-                    rid for a in members for rid in (a.source.record_ids if a.source else [])
-                ]
-                or cluster_ids,
-                "judge_score": None if math.isnan(score) else score,
-                "judge_reason": reason,
-            }
+        positive = Positive(
+            triplet_id=positive_id(history.user_id, segment_ids, cluster_ids),
+            user_id=history.user_id,
+            context=render_segment(rest, config.context_budget, numbered=False).text,
+            teacher_context=teacher_context,
+            positive=cluster.specific,
+            positive_broad=cluster.broad,
+            cluster_indices=cluster.indices,
+            segment_activity_ids=segment_ids,
+            cluster_activity_ids=cluster_ids,
+            source_record_ids=[rid for a in members for rid in (a.source.record_ids if a.source else [])]
+            or cluster_ids,
+            judge_score=None if math.isnan(score) else score,
+            judge_reason=reason,
         )
+        positives.append(positive.model_dump())  # stored as JSON in the unit store
     return {
         "positives": positives,
         "failures": failures,
@@ -93,22 +133,16 @@ def phase1_unit(history: History, program: SynthProgram, config: SynthConfig) ->
     }
 
 
-def passes_judge(positive: dict[str, Any], min_score: float | None) -> bool:
-    if min_score is None:
-        return True
-    return positive["judge_score"] is not None and positive["judge_score"] >= min_score
-
-
 # -- phase 2 -------------------------------------------------------------------------------------
 
 
 def phase2_unit(
-    positive: dict[str, Any], pool: list[PoolLabel], program: SynthProgram, config: SynthConfig
+    positive: Positive, pool: list[PoolLabel], program: SynthProgram, config: SynthConfig
 ) -> dict[str, Any]:
     """The negative of one positive as a JSON-ready record (`failure` set when there is none)."""
     if config.negatives is NegativeMode.generated:
         made = program.generate(
-            context=positive["teacher_context"], positive=positive["positive"], user_id=positive["user_id"]
+            context=positive.teacher_context, positive=positive.positive, user_id=positive.user_id
         )
         return {
             "negative": made.negative,
@@ -116,13 +150,13 @@ def phase2_unit(
             "negative_source": "generated",
             "failure": made.failure,
         }
-    rng = random.Random(f"{config.seed}:{positive['triplet_id']}")  # str seeds are stable across processes
-    candidates = sample_candidates(pool, positive["user_id"], positive["positive"], config.candidates, rng)
+    rng = random.Random(f"{config.seed}:{positive.triplet_id}")  # str seeds are stable across processes
+    candidates = sample_candidates(pool, positive.user_id, positive.positive, config.candidates, rng)
     if not candidates:
         return {"negative": "", "negative_broad": "", "negative_source": "reranked", "failure": "empty_pool"}
     ranked = program.rerank(
-        context=positive["teacher_context"],
-        positive=positive["positive"],
+        context=positive.teacher_context,
+        positive=positive.positive,
         candidates=[c.specific for c in candidates],
         positive_slot=rng.randrange(len(candidates) + 1),
     )
@@ -142,16 +176,16 @@ def phase2_unit(
 
 
 def triplet_rows(
-    positives: Iterable[dict[str, Any]], phase2: UnitStore, teacher: str, phash: str
+    positives: Iterable[Positive], phase2: UnitStore, teacher: str, phash: str
 ) -> Iterator[dict[str, Any]]:
     """Positives joined with their negatives; positives whose negative failed are left out."""
     for positive in positives:
-        negative = phase2.get(positive["triplet_id"])
+        negative = phase2.get(positive.triplet_id)
         if negative is None or negative["failure"]:
             continue
         yield {
-            **positive,
-            "judge_score": math.nan if positive["judge_score"] is None else positive["judge_score"],
+            **positive.model_dump(),
+            "judge_score": math.nan if positive.judge_score is None else positive.judge_score,
             "negative": negative["negative"],
             "negative_broad": negative["negative_broad"],
             "negative_source": negative["negative_source"],
@@ -160,7 +194,7 @@ def triplet_rows(
         }
 
 
-def run_pivot_synth(config: SynthConfig) -> dict[str, Any]:
+def run_pivot_synth(config: SynthConfig) -> PivotSynthReport:
     """Run (or resume) pivot synthesis; writes `out/triplets`, `out/report.json`; returns the report."""
     started = time.perf_counter()
     config.out.mkdir(parents=True, exist_ok=True)
@@ -196,19 +230,19 @@ def run_pivot_synth(config: SynthConfig) -> dict[str, Any]:
             tick(task1),
         )
         positives = [
-            p
+            positive
             for h in users
-            for p in phase1.get(h.user_id)["positives"]
-            if passes_judge(p, config.min_judge_score)
+            for positive in map(Positive.model_validate, phase1.get(h.user_id)["positives"])
+            if positive.passes_judge(config.min_judge_score)
         ]
-        pool = dedupe_pool([PoolLabel(p["user_id"], p["positive"], p["positive_broad"]) for p in positives])
+        pool = dedupe_pool([PoolLabel(p.user_id, p.positive, p.positive_broad) for p in positives])
         task2 = progress.add_task(
             "phase 2: negatives",
             total=len(positives),
-            completed=sum(p["triplet_id"] in phase2 for p in positives),
+            completed=sum(p.triplet_id in phase2 for p in positives),
         )
         run_units(
-            [(p["triplet_id"], lambda p=p: phase2_unit(p, pool, program, config)) for p in positives],
+            [(p.triplet_id, lambda p=p: phase2_unit(p, pool, program, config)) for p in positives],
             phase2,
             config.workers,
             tick(task2),
@@ -217,12 +251,11 @@ def run_pivot_synth(config: SynthConfig) -> dict[str, Any]:
     rows = list(triplet_rows(positives, phase2, config.teacher.model, phash))
     write_dataset(rows, config.out / "triplets")
     report = build_report(
-        config, users, phase1, phase2, len(positives), len(rows), ledger, time.perf_counter() - started
+        config, users, phase1, phase2, len(positives), len(rows), ledger, time.perf_counter() - started, phash
     )
-    report["program_hash"] = phash
-    (config.out / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    (config.out / "report.json").write_text(report.model_dump_json(indent=2))
     if config.track:
-        log_to_mlflow(config, report)
+        log_to_mlflow(config, report.model_dump(mode="json"))
     return report
 
 
@@ -235,37 +268,39 @@ def build_report(
     triplets: int,
     ledger: TokenLedger,
     seconds: float,
-) -> dict[str, Any]:
+    phash: str,
+) -> PivotSynthReport:
     records = [phase1.get(h.user_id) for h in users]
-    all_positives = [p for r in records for p in r["positives"]]
+    all_positives = [Positive.model_validate(p) for r in records for p in r["positives"]]
     failures = Counter(f"phase1:{reason}" for r in records for reason in r["failures"])
     for p in all_positives:
-        if not passes_judge(p, config.min_judge_score):
+        if not p.passes_judge(config.min_judge_score):
             failures["judge:below_min_score"] += 1
-        elif negative := phase2.get(p["triplet_id"]):
+        elif negative := phase2.get(p.triplet_id):
             if negative["failure"]:
                 failures[f"phase2:{negative['failure']}"] += 1
             elif negative.get("rerank_failure"):  # kept with a sampled negative
                 failures[f"phase2:{negative['rerank_failure']}:kept_with_sampled_negative"] += 1
     # What the finished units cost, whichever invocation ran them (a cache hit costs nothing).
     job = ModelTotals()
-    for unit in [*records, *(phase2.get(p["triplet_id"]) or {} for p in all_positives)]:
+    for unit in [*records, *(phase2.get(p.triplet_id) or {} for p in all_positives)]:
         job.add(ModelTotals.from_dict(unit.get("llm", {})))
     job_llm = job.as_dict()
     evaluated = job_llm["prompt_tokens"] - job_llm["cached_prompt_tokens"]
-    return {
-        "users": len(users),
-        "positives": len(all_positives),
-        "positives_kept": kept_positives,
-        "triplets": triplets,
-        "empty_rounds": sum(r["empty_rounds"] for r in records),
-        "merged_rounds": sum(r.get("merged_rounds", 0) for r in records),
-        "failures": dict(sorted(failures.items())),
-        "llm": job_llm,
-        "llm_this_run": ledger.as_dict(),  # a resume shows here what the resume itself cost
-        "prompt_tokens_per_positive": round(job_llm["prompt_tokens"] / max(1, len(all_positives)), 1),
-        "evaluated_prompt_tokens_per_positive": round(evaluated / max(1, len(all_positives)), 1),
-        "seconds": round(seconds, 2),
-        "dataset": str(config.out / "triplets"),
-        "made_by": made_by("uue synth", config, [config.program] if config.program else []),
-    }
+    return PivotSynthReport(
+        users=len(users),
+        positives=len(all_positives),
+        positives_kept=kept_positives,
+        triplets=triplets,
+        empty_rounds=sum(r["empty_rounds"] for r in records),
+        merged_rounds=sum(r.get("merged_rounds", 0) for r in records),
+        failures=dict(sorted(failures.items())),
+        llm=job_llm,
+        llm_this_run=ledger.as_dict(),
+        prompt_tokens_per_positive=round(job_llm["prompt_tokens"] / max(1, len(all_positives)), 1),
+        evaluated_prompt_tokens_per_positive=round(evaluated / max(1, len(all_positives)), 1),
+        seconds=round(seconds, 2),
+        dataset=str(config.out / "triplets"),
+        program_hash=phash,
+        made_by=made_by("uue synth", config, [config.program] if config.program else []),
+    )

@@ -8,17 +8,17 @@ and `out/report.json`.
 
 from __future__ import annotations
 
-from typing import Any
-
-from uue.programs.activity_synth import run_activity_synth
-from uue.programs.pivot_synth import run_pivot_synth
+from uue.programs.activity_synth import ActivitySynthReport, run_activity_synth
+from uue.programs.pivot_synth import PivotSynthReport, run_pivot_synth
 from uue.programs.synth_config import NegativeMode, SynthConfig, SynthMode
 
-__all__ = ["NegativeMode", "SynthConfig", "SynthMode", "run_synth"]
+__all__ = ["ActivitySynthReport", "NegativeMode", "PivotSynthReport", "SynthConfig", "SynthMode", "run_synth"]
+
+SynthReport = ActivitySynthReport | PivotSynthReport
 
 
-def run_synth(config: SynthConfig) -> dict[str, Any]:
+def run_synth(config: SynthConfig) -> SynthReport:
     """Run (or resume) synthesis in the config's mode; returns the report written to report.json."""
     if config.mode is SynthMode.activity:
-        return run_activity_synth(config).model_dump(mode="json")
+        return run_activity_synth(config)
     return run_pivot_synth(config)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import dspy
 import numpy as np
+from pydantic import BaseModel
 
 from uue.errors import InputError
 from uue.programs.lm import ModelTotals, TokenLedger, build_lm, default_adapter, response_cache
@@ -32,6 +33,19 @@ from uue.seqrec.profiles import ProfileTable
 PROGRESS_FILE = "progress/profiles.jsonl"
 MAX_ATTRIBUTES = 10  # distinct attribute ids shown per item (S3-Rec sets)
 MAX_ITEMS_CHARS = 2400  # about 1,000 tokens of items: the prompt stays far inside the teacher's window
+
+
+class ProfilesReport(BaseModel):
+    """What `uue seqrec profiles` wrote and what the teacher cost (report.json)."""
+
+    users: int
+    profiles: int
+    failures: dict[str, int]
+    llm: dict
+    llm_this_run: dict
+    seconds: float
+    profiles_path: str
+    made_by: dict
 
 
 def item_texts(path: Path) -> dict[int, str]:
@@ -75,7 +89,7 @@ def render_items(sequence: np.ndarray, texts: dict[int, str], max_items: int) ->
     return "\n".join(reversed(lines))
 
 
-def write_profiles(config: ProfileJobConfig) -> dict:
+def write_profiles(config: ProfileJobConfig) -> ProfilesReport:
     """Write (or resume) the profiles; returns the report, also saved as `OUT/report.json`."""
     started = time.perf_counter()
     data = load_seqrec(config.data, max_users=config.max_users)
@@ -118,21 +132,17 @@ def write_profiles(config: ProfileJobConfig) -> dict:
     job = ModelTotals()
     for record in records.values():
         job.add(ModelTotals.from_dict(record.get("llm", {})))
-    report = {
-        "users": data.num_users,
-        "profiles": len(written),
-        "failures": dict(Counter(r["failure"] for r in records.values() if r["failure"])),
-        "llm": job.as_dict(),
-        "llm_this_run": ledger.as_dict(),
-        "seconds": round(time.perf_counter() - started, 2),
-        "profiles_path": str(config.out / "profiles.parquet"),
-        "made_by": made_by(
-            "uue seqrec profiles",
-            config,
-            [p for p in (config.data, config.items) if p],
-        ),
-    }
-    (config.out / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    report = ProfilesReport(
+        users=data.num_users,
+        profiles=len(written),
+        failures=dict(Counter(r["failure"] for r in records.values() if r["failure"])),
+        llm=job.as_dict(),
+        llm_this_run=ledger.as_dict(),
+        seconds=round(time.perf_counter() - started, 2),
+        profiles_path=str(config.out / "profiles.parquet"),
+        made_by=made_by("uue seqrec profiles", config, [p for p in (config.data, config.items) if p]),
+    )
+    (config.out / "report.json").write_text(report.model_dump_json(indent=2))
     return report
 
 

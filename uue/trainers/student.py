@@ -15,6 +15,7 @@ from pathlib import Path
 
 import datasets
 import mlflow
+from pydantic import BaseModel
 
 from uue.datasets.histories import iter_histories
 from uue.errors import ConfigError, InputError
@@ -26,6 +27,15 @@ from uue.trainers.same_user import SameUserPair, pair_datasets, same_user_pairs
 from uue.trainers.student_config import LossKind, Objective, TrainConfig
 
 TRAIN_COLUMNS = ["context", "positive", "negative"]  # anchor, positive, negative: the order MNRL reads
+
+
+class TrainReport(BaseModel):
+    """What `uue train` made: its MLflow run, the final validation figures, the user split."""
+
+    run_id: str | None
+    metrics: dict[str, float]
+    split: dict
+    reused: bool = False  # an identical earlier model was kept (`train_or_reuse`)
 
 
 def resolve_base_model(name: str) -> str:
@@ -227,7 +237,7 @@ def same_user_data(
     return pair_datasets(train_rounds), valid, split
 
 
-def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> dict:
+def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> TrainReport:
     """Train, save to `config.out`, log to MLflow; returns {run_id, metrics, split}."""
     checkpoints = config.out / "checkpoints"
     if config.resume and not any(checkpoints.glob("checkpoint-*")):
@@ -269,14 +279,14 @@ def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> dict
         metrics = final_bench(config.out, valid_set, config) if config.triplets else {}
         mlflow.log_metrics(metrics)
         mlflow.log_artifact(str(config.out / "uue_provenance.json"))
-    return {"run_id": run.info.run_id, "metrics": metrics, "split": provenance["split"]}
+    return TrainReport(run_id=run.info.run_id, metrics=metrics, split=provenance["split"])
 
 
-def train_or_reuse(config: TrainConfig) -> dict:
+def train_or_reuse(config: TrainConfig) -> TrainReport:
     """`train`, unless `config.out` already holds a model trained with exactly these settings."""
     saved = _read_json(config.out / "uue_provenance.json")
     if saved.get("made_by", {}).get("settings") == json.loads(json.dumps(made_by("", config)["settings"])):
-        return {"run_id": saved.get("mlflow_run_id"), "metrics": {}, "split": saved["split"], "reused": True}
+        return TrainReport(run_id=saved.get("mlflow_run_id"), metrics={}, split=saved["split"], reused=True)
     return train(config)
 
 

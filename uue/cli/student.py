@@ -87,9 +87,9 @@ def bench(
     stdout = StdoutConsole()
     stdout.print(bench_table(report))
     if task:
-        stdout.print(task_table(report["tasks"]["results"]))
-    if report["comparisons"] or report.get("tasks", {}).get("comparisons"):
+        stdout.print(task_table(report.tasks["results"]))
+    if report.comparisons or (report.tasks or {}).get("comparisons"):
         stdout.print(comparison_table(report))
     for line in verdict_lines(report):
         stdout.print(line, soft_wrap=True)
-    console.print(f"[green]wrote[/green] {report['report_path']}")
+    console.print(f"[green]wrote[/green] {report.report_path}")

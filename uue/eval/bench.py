@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import datasets
 import numpy as np
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from uue.config import Config
 from uue.errors import InputError
@@ -219,7 +220,19 @@ def easiest_triplets(result: ModelResult, table: datasets.Dataset, n: int) -> li
     ]
 
 
-def run_bench(config: BenchConfig, embedders: dict[str, Embedder] | None = None) -> dict:
+class BenchReport(BaseModel):
+    """`uue bench`'s report.json: the protocol, every model's estimates, paired comparisons, the verdict."""
+
+    protocol: dict[str, Any]
+    models: dict[str, dict[str, Any]]  # model -> baseline flag, sampled / full {metric: estimate}
+    comparisons: dict[str, Any]  # "trained - baseline" -> protocol -> {metric: paired difference}
+    verdict: dict[str, Any]
+    easiest: list[dict[str, Any]]
+    tasks: dict[str, Any] | None = None  # `--task`: results and comparisons on held-out users
+    report_path: str | None = None
+
+
+def run_bench(config: BenchConfig, embedders: dict[str, Embedder] | None = None) -> BenchReport:
     """Bench every model; returns the report (also written to `out/report.json` by the CLI)."""
     table = load_triplets(config.triplets, config.max_triplets)
     if config.valid_fraction is not None:
@@ -238,8 +251,8 @@ def run_bench(config: BenchConfig, embedders: dict[str, Embedder] | None = None)
         results.append(evaluate_model(embedder, spec, table, config))
     decision = verdict(results, config.red_flag_recall_at_1)
     best = next((r for r in results if r.model == decision.get("best_baseline")), None)
-    return {
-        "protocol": {
+    return BenchReport(
+        protocol={
             "candidates": 2 + config.distractors,
             "negatives": 1,
             "distractors": config.distractors,
@@ -249,7 +262,7 @@ def run_bench(config: BenchConfig, embedders: dict[str, Embedder] | None = None)
             if config.valid_fraction is None
             else f"held-out users (valid_fraction {config.valid_fraction}, split_seed {config.split_seed})",
         },
-        "models": {
+        models={
             r.model: {
                 "baseline": r.baseline,
                 "sampled": {k: e.as_dict() for k, e in r.sampled.items()},
@@ -257,7 +270,7 @@ def run_bench(config: BenchConfig, embedders: dict[str, Embedder] | None = None)
             }
             for r in results
         },
-        "comparisons": compare(results, config.resamples, config.seed),
-        "verdict": decision,
-        "easiest": easiest_triplets(best, table, config.easiest) if best else [],
-    }
+        comparisons=compare(results, config.resamples, config.seed),
+        verdict=decision,
+        easiest=easiest_triplets(best, table, config.easiest) if best else [],
+    )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from rich.table import Table
 
+from uue.eval.bench import BenchReport
 from uue.eval.metrics import BENCH_METRICS
 
 COLUMNS = list(BENCH_METRICS)
@@ -17,14 +17,14 @@ def _cell(estimate: dict) -> str:
     return f"{estimate['mean']:.3f} [{estimate['ci_low']:.3f}, {estimate['ci_high']:.3f}]"
 
 
-def bench_table(report: dict) -> Table:
-    proto = report["protocol"]
+def bench_table(report: BenchReport) -> Table:
+    proto = report.protocol
     table = Table(
         title=f"uue bench: {proto['triplets']} triplets, target vs 1 negative + {proto['distractors']} distractors (sampled) and vs all positives (full); 95% bootstrap CI"
     )
     for name in ["model", "protocol", *COLUMNS]:
         table.add_column(name)
-    for model, result in report["models"].items():
+    for model, result in report.models.items():
         for protocol in ("sampled", "full"):
             if result[protocol]:
                 table.add_row(
@@ -47,17 +47,17 @@ def task_table(task_results: dict) -> Table:
     return table
 
 
-def comparison_table(report: dict) -> Table:
+def comparison_table(report: BenchReport) -> Table:
     """Trained minus baseline, paired per query: Recall@1 and MRR differences with 95% intervals."""
     table = Table(
         title="trained - baseline, paired per query (95% bootstrap CI; above 0 = trained is better)"
     )
     for name in ("pair", "on", "Δ recall@1", "Δ mrr"):
         table.add_column(name)
-    for pair, protocols in report["comparisons"].items():
+    for pair, protocols in report.comparisons.items():
         for protocol, metrics in protocols.items():
             table.add_row(pair, f"triplets ({protocol})", _cell(metrics["recall@1"]), _cell(metrics["mrr"]))
-    for pair, tasks in report.get("tasks", {}).get("comparisons", {}).items():
+    for pair, tasks in (report.tasks or {}).get("comparisons", {}).items():
         for label, pooling, metrics in _task_leaves(tasks):
             table.add_row(pair, f"{label} ({pooling})", _cell(metrics["recall@1"]), _cell(metrics["mrr"]))
     return table
@@ -72,21 +72,21 @@ def _task_leaves(tasks: dict) -> Iterator[tuple[str, str, dict]]:
                 yield (task if variant == task else f"{task}/{variant}"), pooling, metrics
 
 
-def verdict_lines(report: dict) -> list[str]:
+def verdict_lines(report: BenchReport) -> list[str]:
     """Seed 000's verdict, coloured, with the easiest triplets when it is a red flag."""
-    verdict = report["verdict"]
+    verdict = report.verdict
     colour = "red" if verdict["verdict"] == "red flag" else "green"
     lines = [f"[{colour}]verdict: {verdict['verdict']}[/{colour}] {verdict.get('detail', '')}"]
     if verdict["verdict"] == "red flag":
         lines += [
             f"  easy: {row['triplet_id']} margin {row['margin']:.3f}: {row['positive'][:100]}"
-            for row in report["easiest"][:5]
+            for row in report.easiest[:5]
         ]
     return lines
 
 
-def write_report(report: dict, out_dir: Path) -> Path:
+def write_report(report: BenchReport, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.json"
-    path.write_text(json.dumps(report, indent=2, default=str))
+    path.write_text(report.model_dump_json(indent=2, exclude={"report_path"}))
     return path

@@ -12,7 +12,6 @@ The optimizers are DSPy's own and return a compiled copy: the input program is n
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,6 +55,7 @@ from uue.optimizers.references import (
 from uue.programs.lm import TokenLedger, build_lm, default_adapter
 from uue.programs.program import SynthProgram, load_program, program_hash
 from uue.provenance import made_by
+from uue.tracking import tracked_run
 
 EXPERIMENT = "uue-compile"
 
@@ -166,19 +166,18 @@ def report_path(out: Path) -> Path:
 @contextmanager
 def mlflow_run(config: CompileConfig) -> Iterator[Any]:
     """One MLflow run with DSPy autologging (compile, evals, traces); None when not tracking."""
-    if not config.track:
-        yield None
-        return
-    import mlflow  # imported here: it takes seconds, and only tracked runs need it
+    run_name = f"compile-{config.program.value}-{config.optimizer.value}"
+    with tracked_run(EXPERIMENT, run_name, config.track) as run:
+        if run is None:
+            yield None
+            return
+        import mlflow
 
-    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"))
-    mlflow.set_experiment(EXPERIMENT)
-    mlflow.dspy.autolog(log_compiles=True, log_evals=True, log_traces_from_compile=False, silent=True)
-    try:
-        with mlflow.start_run(run_name=f"compile-{config.program.value}-{config.optimizer.value}") as run:
+        mlflow.dspy.autolog(log_compiles=True, log_evals=True, log_traces_from_compile=False, silent=True)
+        try:
             yield run
-    finally:
-        mlflow.dspy.autolog(disable=True, silent=True)
+        finally:
+            mlflow.dspy.autolog(disable=True, silent=True)
 
 
 def compile_program(config: CompileConfig) -> CompileReport:

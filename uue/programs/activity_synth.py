@@ -43,7 +43,7 @@ from uue.programs.negatives import RerankNegatives
 from uue.programs.program import load_state, program_hash
 from uue.programs.store import UnitStore
 from uue.programs.synth_config import NegativeMode, SynthConfig
-from uue.programs.synth_output import log_to_mlflow, select_users, write_dataset
+from uue.programs.synth_output import select_users, write_dataset
 from uue.provenance import made_by
 
 LABEL_STORE = "progress/labels.jsonl"
@@ -258,8 +258,6 @@ def run_activity_synth(config: SynthConfig) -> ActivitySynthReport:
         made_by=made_by("uue synth --mode activity", config, [config.labels] if config.labels else []),
     )
     (config.out / "report.json").write_text(report.model_dump_json(indent=2))
-    if config.track:
-        log_to_mlflow(config, report.model_dump(mode="json"))
     return report
 
 

@@ -30,7 +30,7 @@ from uue.programs.negatives import PoolLabel, dedupe_pool, sample_candidates
 from uue.programs.program import SynthProgram, load_program, program_hash
 from uue.programs.store import UnitStore, run_units, unit_progress
 from uue.programs.synth_config import NegativeMode, SynthConfig
-from uue.programs.synth_output import log_to_mlflow, select_users, write_dataset
+from uue.programs.synth_output import select_users, write_dataset
 from uue.provenance import made_by, sha256_text
 
 
@@ -254,8 +254,6 @@ def run_pivot_synth(config: SynthConfig) -> PivotSynthReport:
         config, users, phase1, phase2, len(positives), len(rows), ledger, time.perf_counter() - started, phash
     )
     (config.out / "report.json").write_text(report.model_dump_json(indent=2))
-    if config.track:
-        log_to_mlflow(config, report.model_dump(mode="json"))
     return report
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from uue.programs.activity_synth import ActivitySynthReport, run_activity_synth
 from uue.programs.pivot_synth import PivotSynthReport, run_pivot_synth
 from uue.programs.synth_config import NegativeMode, SynthConfig, SynthMode
+from uue.programs.synth_output import log_synth_report, synth_run
 
 __all__ = ["ActivitySynthReport", "NegativeMode", "PivotSynthReport", "SynthConfig", "SynthMode", "run_synth"]
 
@@ -19,6 +20,8 @@ SynthReport = ActivitySynthReport | PivotSynthReport
 
 def run_synth(config: SynthConfig) -> SynthReport:
     """Run (or resume) synthesis in the config's mode; returns the report written to report.json."""
-    if config.mode is SynthMode.activity:
-        return run_activity_synth(config)
-    return run_pivot_synth(config)
+    with synth_run(config) as run:
+        report = run_activity_synth(config) if config.mode is SynthMode.activity else run_pivot_synth(config)
+        if run is not None:
+            log_synth_report(report.model_dump(mode="json"))
+    return report

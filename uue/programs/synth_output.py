@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from uue.datasets.histories import iter_histories
 from uue.datasets.records import History
 from uue.datasets.triplets import TRIPLET_FEATURES
 from uue.programs.synth_config import SynthConfig
+from uue.tracking import numeric, tracked_run
 
 
 def select_users(histories_dir: Path, max_users: int | None, min_activities: int) -> list[History]:
@@ -34,20 +36,23 @@ def write_dataset(rows: list[dict[str, Any]], directory: Path) -> None:
     staging.rename(directory)
 
 
-def log_to_mlflow(config: SynthConfig, report: dict[str, Any]) -> None:
-    """Params, report figures and the dataset path, in $MLFLOW_TRACKING_URI or ./mlflow.db."""
-    import mlflow  # imported here: it takes seconds, and only tracked runs need it
+@contextmanager
+def synth_run(config: SynthConfig) -> Iterator[Any | None]:
+    """The synth's MLflow run (experiment `uue-synth`), open for the whole job: params first."""
+    with tracked_run("uue-synth", f"synth-{config.out.name}", config.track) as run:
+        if run is not None:
+            import mlflow
 
-    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"))
-    mlflow.set_experiment("uue-synth")
-    params = config.model_dump(mode="json", exclude={"teacher"})
-    params.update({f"teacher_{k}": v for k, v in config.teacher.model_dump(mode="json").items()})
-    figures = {k: v for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    figures.update(
-        {f"llm_{k}": v for k, v in report["llm"].items() if isinstance(v, (int, float)) and v is not None}
-    )
-    with mlflow.start_run(run_name=f"synth-{config.out.name}"):
-        mlflow.log_params({k: str(v) for k, v in params.items()})
-        mlflow.log_metrics({k: float(v) for k, v in figures.items()})
-        mlflow.set_tag("dataset_path", str(config.out.resolve() / "triplets"))
-        mlflow.log_dict(report, "report.json")
+            params = config.model_dump(mode="json", exclude={"teacher"})
+            params.update({f"teacher_{k}": v for k, v in config.teacher.model_dump(mode="json").items()})
+            mlflow.log_params({k: str(v) for k, v in params.items()})
+            mlflow.set_tag("dataset_path", str(config.out.resolve() / "triplets"))
+        yield run
+
+
+def log_synth_report(report: dict[str, Any]) -> None:
+    """The report's figures as metrics and the whole report as an artifact of the open run."""
+    import mlflow
+
+    mlflow.log_metrics({**numeric(report), **numeric(report["llm"], "llm_")})
+    mlflow.log_dict(report, "report.json")

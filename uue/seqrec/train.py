@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,10 +29,9 @@ from uue.seqrec.evaluate import SeqRecEvaluator, metrics_from_ranks
 from uue.seqrec.layers import SeqRecommender
 from uue.seqrec.profiles import load_profiles, reduce_profiles
 from uue.seqrec.registry import get_recommender
+from uue.tracking import tracked_run
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
 
 @dataclass
@@ -60,30 +58,25 @@ def mlflow_key(name: str) -> str:
 
 
 class _Tracker:
-    """Thin MLflow wrapper; a no-op when tracking is disabled."""
+    """Thin MLflow wrapper around the one run helper (`uue.tracking`); a no-op when tracking is disabled."""
 
     def __init__(self, config: SeqRecConfig):
         self.enabled = config.tracking.enabled
         self.run_id: str | None = None
-        if self.enabled:
-            import mlflow
-
-            self.mlflow = mlflow
-            uri = (
-                config.tracking.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-            )
-            mlflow.set_tracking_uri(uri)
-            mlflow.set_experiment(config.experiment_name)
 
     @contextlib.contextmanager
     def run(self, config: SeqRecConfig) -> Iterator[_Tracker]:
-        if not self.enabled:
-            yield self
-            return
-        with self.mlflow.start_run(run_name=config.tracking.run_name) as active:
-            self.run_id = active.info.run_id
-            self.mlflow.log_params(config.flat_params())
-            self.mlflow.log_dict(config.model_dump(mode="json"), "config.yaml")
+        tracking = config.tracking
+        with tracked_run(
+            config.experiment_name, tracking.run_name, self.enabled, tracking.tracking_uri
+        ) as active:
+            if active is not None:
+                import mlflow
+
+                self.mlflow = mlflow
+                self.run_id = active.info.run_id
+                mlflow.log_params(config.flat_params())
+                mlflow.log_dict(config.model_dump(mode="json"), "config.yaml")
             yield self
 
     def params(self, params: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from uue.eval.bench import BenchConfig, evaluate_model, load_triplets
 from uue.eval.embedders import SentenceTransformerEmbedder, offline_minilm_path
 from uue.eval.split import UserSplit, split_users
 from uue.provenance import made_by
+from uue.tracking import tracked_run
 from uue.trainers.same_user import SameUserPair, pair_datasets, same_user_pairs
 from uue.trainers.student_config import LossKind, Objective, TrainConfig
 
@@ -257,9 +258,7 @@ def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> Trai
         sum(len(d) for d in train_data.values()) if isinstance(train_data, dict) else len(train_data)
     )
     loss = build_loss(model, config)
-    mlflow.set_tracking_uri(config.tracking_uri)
-    mlflow.set_experiment(config.experiment)
-    with mlflow.start_run(run_name=config.run_name) as run:
+    with tracked_run(config.experiment, config.run_name, uri=config.tracking_uri) as run:
         mlflow.set_tags(tags | {"uue.base_model": config.base_model})
         mlflow.log_dict(loss.get_config_dict(), "loss_config.json")
         mlflow.log_dict(split.describe(), "split.json")

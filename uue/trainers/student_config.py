@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from enum import Enum
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
 from uue.config import Config
-
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+from uue.tracking import tracking_uri
 
 
 class LossKind(str, Enum):
@@ -73,7 +71,7 @@ class TrainConfig(Config):
     seed: int = 0
     bench_distractors: int = Field(9, ge=0, description="Distractors of the final `uue bench` on validation")
     tracking_uri: str = Field(
-        default_factory=lambda: os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
+        default_factory=tracking_uri, description="MLflow store ($MLFLOW_TRACKING_URI, else ./mlflow.db)"
     )
     experiment: str = Field("uue-student", description="MLflow experiment name")
     run_name: str | None = None

@@ -1,0 +1,58 @@
+"""The one way a stage opens its MLflow run.
+
+A run opens when the work starts, so the UI shows its real duration, and MLflow's own context manager
+ends it FAILED when the work raises. The tracking URI is the stage's (a config field), else
+$MLFLOW_TRACKING_URI, else `sqlite:///mlflow.db` in the working directory; a SQLite store keeps its
+artifacts beside its file. mlflow is imported here,
+lazily: it takes seconds, and only tracked runs need it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+
+def tracking_uri(configured: str | None = None) -> str:
+    return configured or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+@contextmanager
+def tracked_run(
+    experiment: str, run_name: str | None, enabled: bool = True, uri: str | None = None
+) -> Iterator[Any | None]:
+    """`with tracked_run("uue-synth", "synth-x", config.track) as run:` (run is None when disabled)."""
+    if not enabled:
+        yield None
+        return
+    import mlflow
+
+    uri = tracking_uri(uri)
+    mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        mlflow.create_experiment(experiment, artifact_location=artifact_location(uri, experiment))
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=run_name) as run:
+        yield run
+
+
+def artifact_location(uri: str, experiment: str) -> str | None:
+    """Artifacts of a SQLite store beside its file (`mlartifacts/<experiment>`), not in the working
+    directory's `./mlruns`, MLflow's default; a server decides for itself (None)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts" / experiment).as_uri()
+
+
+def numeric(figures: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """The numbers of a flat mapping (no bools, no None), as MLflow metrics."""
+    return {
+        f"{prefix}{k}": float(v)
+        for k, v in figures.items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and v is not None
+    }

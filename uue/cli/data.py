@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,14 +10,9 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from uue.cli.app import app, console, one_line_errors
+from uue.datasets.options import JoinIndex
 from uue.errors import UueError
 from uue.eval.user_vectors import Pooling
-
-
-class JoinIndex(str, Enum):
-    auto = "auto"
-    memory = "memory"
-    disk = "disk"  # bounded RAM for huge dumps
 
 
 def _bytes_progress(files: list[Path]) -> tuple[Progress, callable]:
@@ -74,7 +68,7 @@ def ingest(
         until=parse_date(until),
         max_parent_depth=max_parent_depth,
         bots=frozenset(b.strip() for b in bots.split(",") if b.strip()) if bots is not None else None,
-        index=index.value,
+        index=index,
     )
     progress, on_progress = _bytes_progress(inputs)
     with progress:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import Enum
 
+from pydantic import ConfigDict, Field, model_validator
+
+from uue.config import Config
 from uue.errors import ConfigError
 
 
@@ -30,30 +33,33 @@ def _default_memory_budget_mb() -> int:
         return 4096
 
 
-@dataclass(frozen=True)
-class IngestOptions:
+class JoinIndex(str, Enum):
+    auto = "auto"  # memory while the dumps fit the budget, else disk
+    memory = "memory"
+    disk = "disk"  # bounded RAM for huge dumps
+
+
+class IngestOptions(Config):
     """Which users and activities end up in the histories."""
 
-    min_activities: int = 1  # users with fewer activities (inside the time range) are left out
-    max_users: int | None = None  # keep the most active users, ties broken by user id
-    since: int | None = None  # unix seconds, inclusive
-    until: int | None = None  # unix seconds, exclusive
-    max_parent_depth: int = 8  # parent comments kept per activity, nearest first
-    bots: frozenset[str] | None = None  # authors that are bots; None = the platform's default list
-    index: str = "auto"  # where parsers that join keep lines: "memory", "disk" (bounded RAM) or "auto"
-    memory_budget_mb: int = field(default_factory=lambda: _default_memory_budget_mb())
+    model_config = ConfigDict(frozen=True)
 
-    def __post_init__(self) -> None:
-        if self.min_activities < 1:
-            raise ConfigError("--min-activities must be at least 1")
-        if self.max_users is not None and self.max_users < 1:
-            raise ConfigError("--max-users must be at least 1")
+    min_activities: int = Field(
+        1, ge=1, description="Leave out users with fewer activities (in the time range)"
+    )
+    max_users: int | None = Field(None, ge=1, description="Keep only the N most active users (ties: user id)")
+    since: int | None = Field(None, description="Only activities from this moment (unix seconds, inclusive)")
+    until: int | None = Field(None, description="Only activities before this moment (unix seconds)")
+    max_parent_depth: int = Field(8, ge=0, description="Parent comments kept per activity, nearest first")
+    bots: frozenset[str] | None = Field(None, description="Bot accounts; None: the platform's default list")
+    index: JoinIndex = Field(JoinIndex.auto, description="Where parsers that join keep lines")
+    memory_budget_mb: int = Field(default_factory=_default_memory_budget_mb, ge=1)
+
+    @model_validator(mode="after")
+    def _range_is_ordered(self) -> IngestOptions:
         if self.since is not None and self.until is not None and self.since >= self.until:
-            raise ConfigError("--since must be before --until")
-        if self.index not in ("auto", "memory", "disk"):
-            raise ConfigError(f"--index must be auto, memory or disk, not '{self.index}'")
-        if self.max_parent_depth < 0:
-            raise ConfigError("--max-parent-depth must be 0 or more")
+            raise ValueError("--since must be before --until")
+        return self
 
     def in_range(self, timestamp: int) -> bool:
         return (self.since is None or timestamp >= self.since) and (

@@ -19,6 +19,13 @@ Behaviour:
   `calls_per_thread * seconds_per_call` with `num_threads` > 1, or use `num_threads=1`.
 - A per-call timeout (`timeout_s`, generation time, not queueing) raises `lm15.TimeoutError`, which
   DSPy retries `num_retries` times with exponential backoff (1 s, 2 s, 4 s, ...).
+- Three retry layers, each for one failure, innermost first: (1) here, `json_retries` for output that
+  does not parse (a model cut off by `max_tokens` inside a string, which the grammar cannot prevent);
+  (2) DSPy's `num_retries` for transient
+  errors (timeouts, a server's 5xx); (3) `uue.programs.retry.predict_valid`, `attempts` calls of a
+  module whose answer parses but breaks a rule of its behaviour (a copy of the comment, a named user:
+  1.25 calls an activity on the 1.5B labeller, README "teacher_speed"). A call costs at
+  most attempts x (1 + json_retries) generations; (2) only repeats calls that produced nothing.
 - Usage: prompt and completion tokens, and the prompt tokens reused from llama.cpp's KV cache
   (`cache_read_tokens`, shown by DSPy as `prompt_tokens_details.cached_tokens`).
 - Prefix cache: llama.cpp reuses the KV cache of the previous call's common token prefix; with
@@ -35,7 +42,6 @@ import logging
 import threading
 import time
 import weakref
-from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -89,7 +95,7 @@ class LlamaCppEngine:
 
     # -- persistence (dspy.LM.dump_state / load_state) ------------------------------------------
     def dump_state(self) -> dict[str, Any]:
-        return asdict(self.settings)
+        return self.settings.model_dump()
 
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> LlamaCppEngine:
@@ -99,7 +105,7 @@ class LlamaCppEngine:
     def shared(cls, settings: LlamaCppSettings) -> LlamaCppEngine:
         """The process's engine for these settings, so that LMs built twice (or loaded with their
         async twin) share one loaded model and one lock instead of loading the weights again."""
-        key = json.dumps(asdict(settings), sort_keys=True)
+        key = json.dumps(settings.model_dump(), sort_keys=True)
         with _SHARED_LOCK:
             engine = _SHARED.get(key)
             if engine is None:

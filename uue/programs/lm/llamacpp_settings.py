@@ -3,40 +3,48 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import Field, ValidationError, field_validator
+
+from uue.config import Config, problems
 from uue.errors import ConfigError
 
 
-@dataclass
-class LlamaCppSettings:
-    """How to load and run one GGUF model. Validated on construction."""
+class LlamaCppSettings(Config):
+    """How to load and run one GGUF model; `TeacherConfig` fills it (`uue.programs.lm.config.build_lm`).
+
+    The last three have no `TeacherConfig` field on purpose: `temperature_bump` and `json_retries` belong
+    to the engine's JSON retry (below), `json_schema` and `repeat_penalty` to direct engine use and tests.
+    """
 
     model_path: str
-    n_ctx: int = 8192
-    n_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
-    n_batch: int = 512
+    n_ctx: int = Field(8192, ge=1)
+    n_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    n_batch: int = Field(512, ge=1)
     seed: int = 0
-    temperature: float = 0.0
-    timeout_s: float | None = 600.0
-    json_retries: int = 2
-    temperature_bump: float = 0.3
-    prompt_cache_bytes: int = 0  # see TeacherConfig.prompt_cache_mb: the states' logits are not counted
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    timeout_s: float | None = Field(600.0, gt=0)
+    # Retries of an answer that does not parse as JSON (the grammar cannot stop a model that reaches
+    # max_tokens inside a string), with seed + 1 and the temperature raised by `temperature_bump`.
+    json_retries: int = Field(2, ge=0)
+    temperature_bump: float = Field(0.3, ge=0.0)
+    prompt_cache_bytes: int = Field(
+        0, ge=0
+    )  # see TeacherConfig.prompt_cache_mb: the states' logits are not counted
     json_schema: dict[str, Any] | None = None
-    repeat_penalty: float = 1.0
+    repeat_penalty: float = Field(1.0, gt=0.0)
 
-    def __post_init__(self):
-        self.model_path = str(self.model_path)
-        for name in ("n_ctx", "n_threads", "n_batch"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"llama.cpp {name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.temperature <= 2:
-            raise ConfigError(f"temperature must be in [0, 2], got {self.temperature}")
-        if self.timeout_s is not None and self.timeout_s <= 0:
-            raise ConfigError(f"timeout_s must be > 0 or None, got {self.timeout_s}")
-        if self.json_retries < 0 or self.prompt_cache_bytes < 0:
-            raise ConfigError("json_retries and prompt_cache_bytes must be >= 0")
+    @field_validator("model_path", mode="before")
+    @classmethod
+    def _path_as_text(cls, value: Any) -> str:
+        return str(value)
+
+    def __init__(self, **data: Any):
+        try:
+            super().__init__(**data)
+        except ValidationError as error:  # the engine is built outside any CLI: one line, not a traceback
+            raise ConfigError(f"llama.cpp settings: {problems(error)}") from None
 
 
 def import_llama_cpp():

@@ -8,7 +8,7 @@ import numpy as np
 from uue.datasets.records import Activity, History, ThreadContext
 from uue.datasets.render import approximate_tokens
 from uue.programs.label_job import choose_activities
-from uue.programs.label_triplets import LabelPool, candidate_negatives, labelled_queries
+from uue.programs.label_triplets import LabelPool, QueryScope, candidate_negatives, labelled_queries
 from uue.programs.labels import ActivityLabel
 
 
@@ -84,3 +84,15 @@ def test_negatives_skip_own_labels_their_near_duplicates_and_the_positives():
         if query.user_id == "ann":  # ben's chem label is ann's own interest; cat's roommates too
             assert chosen <= {"Student loans", "Calculus exams"}
         assert query.label.specific not in chosen
+
+
+def test_a_with_activity_query_holds_the_activity_and_nothing_after_it():
+    history = History("ann", "reddit", [_activity("ann", 0, "t3_a"), _activity("ann", 1, "t3_b"),
+                                         _activity("ann", 2, "t3_a"), _activity("ann", 3, "t3_c")])  # fmt: skip
+    labels = {"ann2": _label("ann2", "Topic")}
+    queries, _ = labelled_queries([history], labels, 256, approximate_tokens, QueryScope.with_activity)
+    (query,) = queries
+    assert "thing number 2" in query.query and "number 0" in query.query and "number 3" not in query.query
+    assert query.query_activity_ids == ["ann0", "ann1", "ann2"]
+    without, _ = labelled_queries([history], labels, 256, approximate_tokens)
+    assert "thing number 2" not in without[0].query and "number 3" in without[0].query

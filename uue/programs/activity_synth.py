@@ -206,7 +206,9 @@ def build_triplets(
     query, and where the negatives came from."""
     embedder = SentenceTransformerEmbedder(str(offline_minilm_path()), max_seq_length=config.student_budget)
     by_id = {label.activity_id: label for label in found.labels}
-    queries, empty = labelled_queries(found.users, by_id, config.student_budget, embedder.count_tokens)
+    queries, empty = labelled_queries(
+        found.users, by_id, config.student_budget, embedder.count_tokens, config.query_scope
+    )
     pool = LabelPool.of(queries)
     candidates = candidate_negatives(queries, pool, embedder, config.candidates) if queries else []
     rerank = (

@@ -1,7 +1,7 @@
 """`uue synth --mode activity`, the triplet part: histories + teacher labels -> triplets.
 
 For each labelled activity of user u: the query is u's history without that activity's thread, in
-the student's view; the positive is the specific label (the broad one is the hierarchical second
+the student's view (or, `--query-scope with-activity`, the history up to and including it); the positive is the specific label (the broad one is the hierarchical second
 positive, `positive_broad`); the hard negative is chosen the Gecko way: the base embedder retrieves
 candidates for the query from the global label pool, never u's own labels or near-duplicates of them
 (nor of the positive), and either the best-ranked one is taken (`--negatives mined`) or the teacher
@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from functools import cached_property
 
 import numpy as np
@@ -50,11 +51,23 @@ class LabelledQuery:
     subject_share: float  # of the query's tokens, SUBJECT's own words
 
 
+class QueryScope(str, Enum):
+    """What of the user's history a label's query holds."""
+
+    # The history without the labelled activity's thread: the label is *predicted* from the rest
+    # (the held-out interest task itself; noisy when interests do not recur).
+    without_thread = "without-thread"
+    # The newest activities, the labelled one among them: the label *describes* the history (the
+    # student learns to put a history near the labels of what is in it; the thread is in the query).
+    with_activity = "with-activity"
+
+
 def labelled_queries(
     histories: list[History],
     labels: dict[str, ActivityLabel],
     budget: int,
     count_tokens: TokenCounter,
+    scope: QueryScope = QueryScope.without_thread,
 ) -> tuple[list[LabelledQuery], int]:
     """One query per labelled (not "nothing") activity, and how many were left out for an empty query."""
     out, empty = [], 0
@@ -66,7 +79,10 @@ def labelled_queries(
                 continue
             thread = threads[activity.thread_id or activity.activity_id]
             in_thread = {a.activity_id for a in thread}
-            rest = [a for a in history.activities if a.activity_id not in in_thread]
+            if scope is QueryScope.without_thread:
+                rest = [a for a in history.activities if a.activity_id not in in_thread]
+            else:  # up to the labelled activity: what the user had written by then, it included
+                rest = history.activities[: history.activities.index(activity) + 1]
             view = render_student_view(rest, budget, count_tokens)
             if not view.text.strip():
                 empty += 1

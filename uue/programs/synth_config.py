@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import ConfigDict, Field, model_validator
 
 from uue.config import Config
+from uue.programs.label_triplets import QueryScope
 from uue.programs.lm import TeacherConfig
 
 
@@ -49,6 +50,10 @@ class SynthConfig(Config):
     )
     student_budget: int = Field(
         256, ge=16, description="Activity mode: tokens of the query (the student's window)"
+    )
+    query_scope: QueryScope = Field(
+        QueryScope.without_thread,
+        description="Activity mode: a label's query is the history without its thread, or with the activity",
     )
     max_users: int | None = Field(None, ge=1, description="Only the first N users")
     min_activities: int = Field(1, ge=1, description="Skip users with fewer activities")

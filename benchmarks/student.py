@@ -25,6 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from uue.eval.embedders import make_embedder  # noqa: E402
 from uue.eval.heldout import HeldOutConfig, HeldOutReport, held_out_report, markdown_table  # noqa: E402
+from uue.tracking import tracked_run  # noqa: E402
 from uue.trainers.recipe import RecipeConfig, Schedule, stage_configs  # noqa: E402
 from uue.trainers.student import train_or_reuse  # noqa: E402
 from uue.trainers.student_config import LossKind, Objective  # noqa: E402
@@ -110,6 +111,14 @@ def main() -> None:
         default=["same-user", "teacher", "final"],
         help="Which students to train and bench",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="Other training triplets (e.g. `uue synth --query-scope with-activity`): arms teacher-all-NAME "
+        "and same-user+teacher-NAME; benched on the same held-out users and --triplets' held-out triplets",
+    )
     parser.add_argument("--ranks", type=Path, default=Path("runs/ranks"), help="Rank cache shared by runs")
     parser.add_argument("--plot", type=Path, default=Path("docs/learning_curve.png"))
     args = parser.parse_args()
@@ -123,6 +132,16 @@ def main() -> None:
     wanted = {"same-user": "same-user" in args.arms, "same-user+teacher": "final" in args.arms}
     trained = {"same-user": same_user, **arms, "same-user+teacher": combined}
     trained = {name: config for name, config in trained.items() if wanted.get(name, True)}
+    for variant in args.variant:
+        label, _, directory = variant.partition("=")
+        for name, config in (
+            (f"teacher-all-{label}", arms.get("teacher-all")),
+            (f"same-user+teacher-{label}", combined if wanted["same-user+teacher"] else None),
+        ):
+            if config is not None:
+                trained[name] = config.model_copy(
+                    update={"triplets": Path(directory), "out": recipe.out / name, "run_name": name}
+                )
     counts: dict[str, int] = {}
     for name, config in trained.items():
         result = train_or_reuse(config)
@@ -147,9 +166,7 @@ def main() -> None:
     )
     import mlflow
 
-    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"))
-    mlflow.set_experiment("uue-student-curve")
-    with mlflow.start_run(run_name="learning-curve"):
+    with tracked_run("uue-student-curve", "learning-curve"):
         mlflow.log_figure(figure, "learning_curve.png")
         mlflow.log_table(
             {

@@ -84,10 +84,28 @@ def test_non_utf8_byte_is_quarantined_verbatim(tmp_path):
             b' "created_utc": "soon"}',
             "invalid_field:created_utc",
         ),
+        (
+            b'{"id": "c9", "author": "a", "body": "b", "subreddit": "x", "link_id": "t3_s1", "parent_id": "t3_s1",'
+            b' "created_utc": 1e30}',
+            "invalid_field:created_utc",
+        ),
+        (
+            b'{"id": "c9", "author": "a", "body": "b", "subreddit": "x", "link_id": "t3_s1", "parent_id": "t3_s1",'
+            b' "created_utc": -5}',
+            "invalid_field:created_utc",
+        ),
         (b'{"id": "c9", "author": "a", "subreddit": "x", "created_utc": 1}', "unknown_record_type"),
         (b"[1, 2]", "malformed_json"),
     ],
-    ids=["missing-body", "author-not-text", "bad-timestamp", "neither-kind", "not-an-object"],
+    ids=[
+        "missing-body",
+        "author-not-text",
+        "bad-timestamp",
+        "case-9-timestamp-1e30",
+        "negative-timestamp",
+        "neither-kind",
+        "not-an-object",
+    ],  # fmt: skip
 )
 def test_bad_fields_name_the_field(tmp_path, line, reason):
     tally, out, _ = _ingest(tmp_path, [SUBMISSION, line, _comment("c1")])

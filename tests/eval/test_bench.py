@@ -55,3 +55,16 @@ def test_bench_held_out_uses_only_the_users_train_keeps_out(tmp_path, monkeypatc
 def test_bench_cli_missing_triplets_is_one_line(tmp_path):
     result = CliRunner().invoke(app, ["bench", "--triplets", str(tmp_path / "nope"), "--model", "bm25"])
     assert result.exit_code == 2 and "uue synth" in result.output
+
+
+def test_case_11_zero_triplets_load_as_an_empty_dataset_and_bench_and_train_say_so(tmp_path):
+    from uue.programs.synth_output import write_dataset
+
+    empty = tmp_path / "synth"
+    write_dataset([], empty / "triplets")
+    assert len(datasets.load_from_disk(str(empty / "triplets"))) == 0  # loadable, not a broken folder
+    for args in (["bench", "--triplets", str(empty), "--model", "bm25", "--out", str(tmp_path / "b")],
+                 ["train", "--triplets", str(empty), "--out", str(tmp_path / "m")]):  # fmt: skip
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert "no triplets in this directory" in result.output and "Traceback" not in result.output

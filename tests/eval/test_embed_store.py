@@ -71,3 +71,32 @@ def test_embed_refuses_lexical_models(tmp_path):
     write_histories(toy_histories(3), tmp_path / "h")
     with pytest.raises(ConfigError):
         embed_users(BM25Embedder(), "bm25", tmp_path / "h", tmp_path / "u.parquet")
+
+
+def test_case_13_bad_out_and_embeddings_files_are_one_line_errors(tmp_path):
+    from uue.errors import InputError
+
+    write_histories(toy_histories(3), tmp_path / "h")
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    with pytest.raises(InputError, match="is a folder"):
+        embed_users(CountingEmbedder(), "counting", tmp_path / "h", folder)
+    assert list(tmp_path.glob("*.tmp")) == []
+    not_parquet = tmp_path / "notes.parquet"
+    not_parquet.write_text("user_id,vector\n")
+    with pytest.raises(InputError, match="not an embeddings file"):
+        similar_users("u0", not_parquet)
+    with pytest.raises(InputError, match="not an embeddings file"):
+        embed_users(CountingEmbedder(), "counting", tmp_path / "h", not_parquet)
+    assert not_parquet.read_text() == "user_id,vector\n"  # the file is left as it was
+
+
+def test_case_13_similar_with_k_0_is_a_usage_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from uue.cli import app
+
+    result = CliRunner().invoke(
+        app, ["similar", "u0", "--embeddings", str(tmp_path / "e.parquet"), "-k", "0"]
+    )
+    assert result.exit_code == 2 and "Traceback" not in result.output

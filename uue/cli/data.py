@@ -113,7 +113,7 @@ def embed(
 def similar(
     user: Annotated[str, typer.Argument(help="A user id present in the embeddings file")],
     embeddings: Annotated[Path, typer.Option(help="Parquet file written by `uue embed`")],
-    k: Annotated[int, typer.Option("--k", "-k", help="How many neighbours")] = 10,
+    k: Annotated[int, typer.Option("--k", "-k", min=1, help="How many neighbours")] = 10,
 ) -> None:
     """The users nearest to USER (cosine similarity of user embeddings)."""
     from uue.eval.embed_store import similar_users

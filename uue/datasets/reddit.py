@@ -73,16 +73,22 @@ def _text_field(obj: dict, name: str) -> str:
     return value
 
 
+# Unix seconds that can be a Reddit activity (1970 .. 2100): anything else is a corrupt line, and would
+# overflow the int64 columns of the histories (a created_utc of 1e30 once aborted a whole ingest).
+TIMESTAMP_RANGE = range(0, 4_102_444_800)
+
+
 def _timestamp(obj: dict) -> int:
     value = obj.get("created_utc")
     if value is None:
         raise _BadLine("missing_field:created_utc")
-    if type(value) is int:
-        return value
     try:  # older dumps store strings, 2024 dumps floats
-        return int(float(value))
-    except (TypeError, ValueError):
+        seconds = value if type(value) is int else int(float(value))
+    except (TypeError, ValueError, OverflowError):  # OverflowError: float("inf")
         raise _BadLine("invalid_field:created_utc", repr(value)[:40]) from None
+    if seconds not in TIMESTAMP_RANGE:
+        raise _BadLine("invalid_field:created_utc", f"{repr(value)[:40]} is not a date from 1970 to 2100")
+    return seconds
 
 
 @contextmanager
@@ -199,7 +205,7 @@ class RedditParser(PlatformParser):
         except KeyError:
             record_id, author, subreddit = (_text_field(obj, k) for k in ("id", "author", "subreddit"))
         created = obj.get("created_utc")
-        if type(created) is not int:
+        if type(created) is not int or created not in TIMESTAMP_RANGE:
             created = _timestamp(obj)
         skip = "deleted_author" if author in DELETED_MARKERS else "bot_author" if author in bots else ""
         if "body" in obj or "parent_id" in obj:

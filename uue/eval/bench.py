@@ -68,6 +68,9 @@ def load_triplets(directory: Path, max_triplets: int | None = None) -> datasets.
     if not path.is_dir():
         raise InputError(str(directory), "no triplets/ here", hint="create them with `uue synth`")
     table = datasets.load_from_disk(str(path))
+    if len(table) == 0:
+        raise InputError(str(directory), "no triplets in this directory (the synth run wrote none)",
+                         hint="see its report.json for why: failures, labels, users")  # fmt: skip
     return table.select(range(min(max_triplets, len(table)))) if max_triplets else table
 
 

@@ -45,10 +45,19 @@ class EmbedStats:
     reused: int
 
 
+def _embeddings_table(path: Path, columns: list[str] | None = None) -> pa.Table:
+    try:
+        return pq.read_table(path, columns=columns)
+    except (pa.ArrowInvalid, pa.ArrowException, OSError, KeyError) as error:
+        raise InputError(str(path), f"not an embeddings file written by `uue embed` ({error})") from None
+
+
 def _read(path: Path) -> dict[str, dict]:
+    if path.is_dir():
+        raise InputError(str(path), "is a folder", hint="--out takes a file path, e.g. users.parquet")
     if not path.is_file():
         return {}
-    return {row["user_id"]: row for row in pq.read_table(path).to_pylist()}
+    return {row["user_id"]: row for row in _embeddings_table(path).to_pylist()}
 
 
 def embed_users(
@@ -108,7 +117,7 @@ def similar_users(user_id: str, embeddings: Path, k: int = 10) -> list[tuple[str
     """The `k` users whose vectors have the highest cosine similarity with `user_id`'s."""
     if not embeddings.is_file():
         raise InputError(str(embeddings), "no embeddings file", hint="create it with `uue embed`")
-    table = pq.read_table(embeddings, columns=["user_id", "vector"])
+    table = _embeddings_table(embeddings, ["user_id", "vector"])
     users = table["user_id"].to_pylist()
     if user_id not in users:
         raise InputError(

@@ -14,6 +14,8 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from uue.errors import InputError
+
 
 class UnitStore:
     """A keyed, append-only JSONL file. A process killed mid-write leaves at most one partial last
@@ -34,9 +36,17 @@ class UnitStore:
         if len(complete) != len(data):
             with open(self.path, "r+b") as file:
                 file.truncate(len(complete))
-        for line in complete.splitlines():
-            record = json.loads(line)
-            self._records[record["key"]] = record["value"]
+        for number, line in enumerate(complete.splitlines(), start=1):
+            try:
+                record = json.loads(line)
+                self._records[record["key"]] = record["value"]
+            except (ValueError, TypeError, KeyError) as error:
+                raise InputError(
+                    str(self.path),
+                    f"not a progress record ({type(error).__name__}: {error})",
+                    line=number,
+                    hint="delete that line (its unit is done again) or the file (every unit is)",
+                ) from None
 
     def __contains__(self, key: str) -> bool:
         return key in self._records

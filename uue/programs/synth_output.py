@@ -30,7 +30,9 @@ def write_dataset(rows: list[dict[str, Any]], directory: Path) -> None:
     if staging.exists():  # left by a run killed while saving
         shutil.rmtree(staging)
     columns = {name: [row[name] for row in rows] for name in TRIPLET_FEATURES}  # from_list fails on []
-    datasets.Dataset.from_dict(columns, features=TRIPLET_FEATURES).save_to_disk(str(staging))
+    table = datasets.Dataset.from_dict(columns, features=TRIPLET_FEATURES)
+    # An empty table saved with the default zero shards cannot be loaded again: one shard can.
+    table.save_to_disk(str(staging), num_shards=1 if not rows else None)
     if directory.exists():
         shutil.rmtree(directory)
     staging.rename(directory)

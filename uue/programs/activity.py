@@ -16,7 +16,7 @@ import dspy
 from uue.datasets.records import Activity
 from uue.datasets.render import SUBJECT, Pseudonyms
 from uue.programs.behaviour import Behaviour
-from uue.programs.checks import normalized, summary_problem, words
+from uue.programs.checks import normalized, obeys_text, summary_problem, words
 from uue.programs.retry import predict_valid
 
 # Caps of the teacher's view in characters. SUBJECT's words get most of it: they are what is labelled;
@@ -81,6 +81,8 @@ def label_problem(prediction: dspy.Prediction, activity: Activity) -> str | None
         )
         if problem:
             return problem
+        if obeys_text(text, sources):
+            return f"{name}_obeys_activity"
     if _FIRST_PERSON & set(words(specific)):
         return "specific_first_person"
     if normalized(specific) == normalized(broad):

@@ -61,3 +61,17 @@ def test_none_clears_an_optional_choice(monkeypatch):
 def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("uue ")
+
+
+def test_data_in_messages_is_not_rich_markup(tmp_path):
+    """An error naming `[bold]` or `:id:` prints them as written (rich markup and emoji codes escaped)."""
+    missing = tmp_path / "[bold]x:id:"
+    result = runner.invoke(app, ["similar", "u0", "--embeddings", str(missing)])
+    assert result.exit_code == 2 and "[bold]x:id:" in result.output
+
+
+def test_case_8_the_teacher_call_timeout_and_retries_are_options(monkeypatch):
+    seen = {}
+    monkeypatch.setattr("uue.programs.synth.run_synth", lambda config: seen.setdefault("c", config))
+    runner.invoke(app, ["synth", "--histories", "h", "--out", "o", "--call-timeout", "20", "--retries", "0"])
+    assert (seen["c"].teacher.timeout_s, seen["c"].teacher.num_retries) == (20.0, 0)

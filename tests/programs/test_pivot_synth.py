@@ -239,3 +239,17 @@ def test_real_offline_teacher_end_to_end(tmp_path, real_histories):
     assert set(rows["teacher_model"]) == {"local/qwen2.5-coder-0.5b"}
     for row in rows:
         assert row["positive"] != row["positive_broad"] and len(row["positive"].split()) <= 16
+
+
+@pytest.mark.usefixtures("clean_dspy")
+def test_case_3_a_teacher_that_cannot_be_called_marks_no_user_finished(tmp_path, histories_dir):
+    from uue.errors import TeacherError
+
+    bad = SynthConfig(histories=histories_dir, out=tmp_path / "s", track=False, progress=False,
+                      teacher=TeacherConfig(model="notaprovider/xyz", num_retries=0))  # fmt: skip
+    with pytest.raises(TeacherError, match="teacher call failed"):
+        run_synth(bad)
+    store = tmp_path / "s" / PHASE1_FILE
+    assert not store.is_file() or store.read_text() == ""  # a rerun with a good teacher asks again
+    good = run_synth(bad.model_copy(update={"teacher": TeacherConfig(model="scripted/deterministic")}))
+    assert good.triplets > 0

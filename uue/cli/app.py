@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from uue.errors import UueError
 
 app = typer.Typer(help="Universal user embeddings distilled from an LLM teacher.", no_args_is_help=True)
-console = Console(stderr=True)
+console = Console(stderr=True, emoji=False)  # `invalid_field:id:` must not become an emoji
 
 
 def _print_version(value: bool) -> None:
@@ -46,10 +47,10 @@ def one_line_errors(command):
             first = error.errors()[0]
             where = "-".join(map(str, first["loc"])).replace("_", "-")
             message = f"{'--' + where + ': ' if where else ''}{first['msg']}"
-            console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+            console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except UueError as error:
-            console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+            console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/yellow]: rerun the same command to resume")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from uue.cli.app import app, console, one_line_errors
@@ -74,7 +75,7 @@ def ingest(
     with progress:
         tally = run_ingest(platform, inputs, out, options, on_progress)
     for problem in tally.problems:
-        console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]warning:[/yellow] {escape(problem)}", highlight=False, soft_wrap=True)
     if tally.problem_count > len(tally.problems):
         console.print(
             f"[yellow]... and {tally.problem_count - len(tally.problems)} more, see {tally.quarantine_path}"

@@ -82,8 +82,14 @@ def _field_value(field: FieldInfo, value: Any) -> Any:
     )
 
 
-# The teacher options every command that calls the teacher takes: --teacher, --api-base, --max-tokens.
-TEACHER_FIELDS = {"teacher": "model", "api_base": "api_base", "max_tokens": "max_tokens"}
+# The teacher options of every command that calls the teacher (option -> TeacherConfig field).
+TEACHER_FIELDS = {
+    "teacher": "model",
+    "api_base": "api_base",
+    "max_tokens": "max_tokens",
+    "call_timeout": "timeout_s",  # a server that accepts and never answers fails after this
+    "retries": "num_retries",
+}
 
 
 def teacher_options() -> list[inspect.Parameter]:
@@ -106,7 +112,7 @@ def config_command(
     """Decorator: `fn(config, **own)` becomes a typer command with `model`'s fields as options.
 
     The command's own parameters (arguments, and options that are not fields, such as `--task`) come
-    first in `--help`. `teacher=True` adds `--teacher/--api-base/--max-tokens` and fills the `teacher`
+    first in `--help`. `teacher=True` adds `--teacher/--api-base/--max-tokens/--call-timeout/--retries` and fills the `teacher`
     field. `exclude`: fields the command sets itself (from its own parameters, after the call).
     `flags`: option names that differ from the field's (`{"baselines": "--baseline"}`). `text`: fields
     given as one string that the config's validator parses.

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import dspy
 
 from uue.datasets.records import Activity, History
-from uue.errors import TeacherError
 from uue.programs.checks import words
 from uue.programs.labels import ActivityLabel
+from uue.programs.retry import stop_if_teacher_failed
 from uue.programs.store import UnitStore, run_units, unit_progress
 
 LABELS_EVERY = 50
@@ -88,13 +88,7 @@ def run_labelling(
 
     def work(request: LabelRequest) -> dict:
         found = labeller(activity=request.activity)
-        if (found.failure or "").startswith("lm_"):
-            # The LM itself failed (after its own retries): an unknown provider, a missing key, a dead
-            # server. Stop before storing the unit, so that a rerun asks again instead of skipping it.
-            raise TeacherError(
-                f"activity {request.activity.activity_id}: the teacher call failed ({found.failure})",
-                hint="check --teacher / --api-base, then rerun the same command to resume",
-            )
+        stop_if_teacher_failed([found.failure], f"activity {request.activity.activity_id}")
         return {
             "user_id": request.user_id,
             "specific": found.specific,

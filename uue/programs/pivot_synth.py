@@ -28,6 +28,7 @@ from uue.programs.extract import extract_clusters, recent_segment
 from uue.programs.lm import ModelTotals, TokenLedger, build_lm, default_adapter, response_cache
 from uue.programs.negatives import PoolLabel, dedupe_pool, sample_candidates
 from uue.programs.program import SynthProgram, load_program, program_hash
+from uue.programs.retry import stop_if_teacher_failed
 from uue.programs.store import UnitStore, run_units, unit_progress
 from uue.programs.synth_config import NegativeMode, SynthConfig
 from uue.programs.synth_output import select_users, write_dataset
@@ -125,6 +126,7 @@ def phase1_unit(history: History, program: SynthProgram, config: SynthConfig) ->
             judge_reason=reason,
         )
         positives.append(positive.model_dump())  # stored as JSON in the unit store
+    stop_if_teacher_failed(failures, f"user {history.user_id}")
     return {
         "positives": positives,
         "failures": failures,
@@ -144,6 +146,7 @@ def phase2_unit(
         made = program.generate(
             context=positive.teacher_context, positive=positive.positive, user_id=positive.user_id
         )
+        stop_if_teacher_failed([made.failure], f"positive {positive.triplet_id}")
         return {
             "negative": made.negative,
             "negative_broad": made.negative_broad,
@@ -160,6 +163,7 @@ def phase2_unit(
         candidates=[c.specific for c in candidates],
         positive_slot=rng.randrange(len(candidates) + 1),
     )
+    stop_if_teacher_failed([ranked.failure], f"positive {positive.triplet_id}")
     if ranked.failure is not None:
         # No valid ranking: keep the triplet with a random candidate (already a seeded random sample)
         # as an easy negative, marked as such, rather than lose the teacher's positive.

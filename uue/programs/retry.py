@@ -20,6 +20,8 @@ from dspy.utils.exceptions import (
     LMTimeoutError,
 )
 
+from uue.errors import TeacherError
+
 # Failures of one call that another attempt can fix, or that fail only this unit (a prompt over the
 # context window); anything else (auth, unreachable server) stops the run, which the resume store
 # makes cheap to restart. `dspy.LM` raises its own `LM*` errors; lm15's come from direct engine use.
@@ -77,3 +79,15 @@ def predict_valid(
                 return Attempted(prediction, None, attempt + 1)
         feedback = hint_for(reason)
     return Attempted(None, reason, attempts)
+
+
+def stop_if_teacher_failed(failures: list[str | None], unit: str) -> None:
+    """Raise before a unit is stored when the LM itself failed (after its own retries): an unknown
+    provider, a missing key, a dead server fail every unit alike, and a unit stored as finished with
+    such a failure would be skipped by every rerun. Failures of the answer (junk, a copy) pass."""
+    broken = next((f for f in failures if (f or "").startswith("lm_")), None)
+    if broken:
+        raise TeacherError(
+            f"{unit}: the teacher call failed ({broken})",
+            hint="check --teacher / --api-base, then rerun the same command to resume",
+        )

@@ -210,3 +210,13 @@ def test_cli_errors_are_one_line(args, message, tmp_path):
     result = CliRunner().invoke(app, ["compile", *args, "--out", str(tmp_path / "c.json")])
     assert result.exit_code == 2
     assert message in result.output.replace("\n", " ")
+
+
+def test_case_6_compile_with_a_teacher_that_cannot_be_called_fails(reference_files, tmp_path):
+    train, val = reference_files[Split.train], reference_files[Split.val]
+    result = CliRunner().invoke(app, [
+        "compile", "--program", "cluster", "--trainset", str(train), "--valset", str(val), "--max-val", "2",
+        "--teacher", "notaprovider/xyz", "--retries", "0", "--out", str(tmp_path / "c.json"), "--no-track",
+    ])  # fmt: skip
+    assert result.exit_code == 2 and "teacher call failed" in result.output, result.output
+    assert not (tmp_path / "c.json").exists()

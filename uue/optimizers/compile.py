@@ -54,6 +54,7 @@ from uue.optimizers.references import (
 )
 from uue.programs.lm import TokenLedger, build_lm, default_adapter
 from uue.programs.program import SynthProgram, load_program, program_hash
+from uue.programs.retry import stop_if_teacher_failed
 from uue.provenance import made_by
 from uue.tracking import tracked_run
 
@@ -152,6 +153,8 @@ def evaluate(program: dspy.Module, examples: list[dspy.Example], metric: Metric)
     result = dspy.Evaluate(
         devset=examples, metric=metric, num_threads=1, display_progress=False, failure_score=0.0
     )(program)
+    # A teacher that cannot be called fails every prediction alike: stop instead of reporting 0 -> 0.
+    stop_if_teacher_failed([getattr(pred, "failure", None) for _, pred, _ in result.results], "the valset")
     scores = [float(score) for _, _, score in result.results]
     return sum(scores) / len(scores) if scores else math.nan
 

@@ -17,6 +17,7 @@ import pytest
 
 from uue.datasets.ingest import ingest
 from uue.datasets.options import IngestOptions
+from uue.errors import ConfigError
 from uue.programs import scripted
 from uue.programs.lm import TeacherConfig
 from uue.programs.pivot_synth import PHASE1_FILE, PHASE2_FILE
@@ -253,3 +254,16 @@ def test_case_3_a_teacher_that_cannot_be_called_marks_no_user_finished(tmp_path,
     assert not store.is_file() or store.read_text() == ""  # a rerun with a good teacher asks again
     good = run_synth(bad.model_copy(update={"teacher": TeacherConfig(model="scripted/deterministic")}))
     assert good.triplets > 0
+
+
+@pytest.mark.usefixtures("clean_dspy")
+def test_case_4_a_resume_with_other_result_settings_is_refused_by_name(tmp_path, histories_dir):
+    config = SynthConfig(histories=histories_dir, out=tmp_path / "s", teacher=SCRIPTED, max_positives=1,
+                         track=False, progress=False)  # fmt: skip
+    run_synth(config)
+    changed = config.model_copy(update={"max_positives": 2})
+    with pytest.raises(ConfigError, match=r"max_positives 1 -> 2.*--force-restart"):
+        run_synth(changed)
+    again = run_synth(changed.model_copy(update={"force_restart": True}))
+    assert again.positives > again.users  # redone with two positives a user, not the old single one
+    assert run_synth(changed.model_copy(update={"max_users": 2})).users == 2  # choosing users is no change

@@ -23,6 +23,7 @@ from uue.datasets.records import History
 from uue.errors import ConfigError, InputError
 from uue.eval.embedders import SentenceTransformerEmbedder, offline_minilm_path
 from uue.programs.activity import LabelActivity
+from uue.programs.job_settings import check_job_settings
 from uue.programs.label_job import (
     LabelRequest,
     adopt_labels,
@@ -85,6 +86,13 @@ def teacher_labels(
     of units the teacher finished in this run."""
     labeller = load_state(LabelActivity(config.attempts), config.program)
     phash = program_hash(labeller)
+    settings = {
+        "mode": "activity",
+        "program_hash": phash,
+        "attempts": config.attempts,
+        **config.teacher_settings(),
+    }
+    check_job_settings(config.out, settings, config.force_restart)
     store = UnitStore(config.out / LABEL_STORE)
     if config.resume_labels:
         adopt_labels(store, requests, read_labels(config.resume_labels), config.teacher.model, phash)

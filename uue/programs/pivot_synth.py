@@ -25,6 +25,7 @@ from uue.datasets.records import History
 from uue.datasets.render import render_segment
 from uue.errors import ConfigError
 from uue.programs.extract import extract_clusters, recent_segment
+from uue.programs.job_settings import check_job_settings
 from uue.programs.lm import ModelTotals, TokenLedger, build_lm, default_adapter, response_cache
 from uue.programs.negatives import PoolLabel, dedupe_pool, sample_candidates
 from uue.programs.program import SynthProgram, load_program, program_hash
@@ -202,9 +203,17 @@ def run_pivot_synth(config: SynthConfig) -> PivotSynthReport:
     """Run (or resume) pivot synthesis; writes `out/triplets`, `out/report.json`; returns the report."""
     started = time.perf_counter()
     config.out.mkdir(parents=True, exist_ok=True)
-    phase1, phase2 = UnitStore(config.out / PHASE1_FILE), UnitStore(config.out / PHASE2_FILE)
     program = load_program(config.program, config.attempts)
     phash = program_hash(program)
+    shaping = ("max_positives", "segment_size", "segment_budget", "context_budget", "teacher_context_budget",
+               "candidates", "negatives", "min_judge_score", "seed", "attempts", "max_misses")  # fmt: skip
+    settings = {
+        "mode": "pivot",
+        "program_hash": phash,
+        **config.model_dump(mode="json", include=set(shaping)),
+    }
+    check_job_settings(config.out, {**settings, **config.teacher_settings()}, config.force_restart)
+    phase1, phase2 = UnitStore(config.out / PHASE1_FILE), UnitStore(config.out / PHASE2_FILE)
     users = select_users(config.histories, config.max_users, config.min_activities)
     if not users:
         raise ConfigError(f"no users with activities in {config.histories}")

@@ -80,8 +80,15 @@ class SynthConfig(Config):
     max_misses: int = Field(
         2, ge=1, description="Phase 1 stops after this many rounds in a row without a cluster"
     )
+    force_restart: bool = Field(
+        False, description="Delete the finished units of an earlier run with other settings and start over"
+    )
     track: bool = Field(True, description="Log the run to MLflow")
     progress: bool = Field(True, description="Show a progress bar")
+
+    def teacher_settings(self) -> dict:
+        """What shapes a teacher answer (not where it is served from, nor how long to wait)."""
+        return self.teacher.model_dump(mode="json", include={"model", "temperature", "max_tokens", "seed"})
 
     @model_validator(mode="after")
     def _consistent(self) -> SynthConfig:

@@ -75,3 +75,18 @@ def test_case_8_the_teacher_call_timeout_and_retries_are_options(monkeypatch):
     monkeypatch.setattr("uue.programs.synth.run_synth", lambda config: seen.setdefault("c", config))
     runner.invoke(app, ["synth", "--histories", "h", "--out", "o", "--call-timeout", "20", "--retries", "0"])
     assert (seen["c"].teacher.timeout_s, seen["c"].teacher.num_retries) == (20.0, 0)
+
+
+def test_case_12_teacher_errors_are_one_line_with_the_fix_and_no_secret(monkeypatch):
+    from dspy.utils.exceptions import LMAuthError
+
+    from uue.cli.app import teacher_error_line
+
+    monkeypatch.setenv("MY_PROVIDER_KEY", "abcd1234secretvalue")
+    error = LMAuthError("401: bad key abcd1234secretvalue\n  (300 more lines of transport detail)", model="m")
+    line = teacher_error_line(error)
+    assert "\n" not in line and "abcd1234secretvalue" not in line and "[redacted]" in line
+    assert "LMAuthError" in line and "API key" in line
+    monkeypatch.setattr("uue.programs.synth.run_synth", lambda config: (_ for _ in ()).throw(error))
+    result = runner.invoke(app, ["synth", "--histories", "h", "--out", "o"])
+    assert result.exit_code == 2 and "Traceback" not in result.output and "abcd1234secretvalue" not in result.output

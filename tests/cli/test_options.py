@@ -89,4 +89,8 @@ def test_case_12_teacher_errors_are_one_line_with_the_fix_and_no_secret(monkeypa
     assert "LMAuthError" in line and "API key" in line
     monkeypatch.setattr("uue.programs.synth.run_synth", lambda config: (_ for _ in ()).throw(error))
     result = runner.invoke(app, ["synth", "--histories", "h", "--out", "o"])
-    assert result.exit_code == 2 and "Traceback" not in result.output and "abcd1234secretvalue" not in result.output
+    assert (
+        result.exit_code == 2
+        and "Traceback" not in result.output
+        and "abcd1234secretvalue" not in result.output
+    )

@@ -15,6 +15,7 @@ from uue.datasets.histories import write_histories
 from uue.datasets.io import check_readable
 from uue.datasets.options import IngestOptions
 from uue.datasets.registry import get_parser
+from uue.datasets.staging import single_writer, staged
 from uue.datasets.tally import IngestTally
 from uue.provenance import made_by
 
@@ -46,23 +47,25 @@ def ingest(
     for path in files:
         check_readable(path)  # a typo in a path fails before minutes of work, not after
     parser_class = get_parser(platform)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    workdir = out_dir / ".work"
-    tally = IngestTally(quarantine_path=out_dir / QUARANTINE_FILE).open()
     started = time.perf_counter()
-    try:
-        parser = parser_class(files=list(files), workdir=workdir, on_progress=on_progress)
-        with _system_allocator():
-            users, activities = write_histories(parser.histories(options, tally), out_dir)
-    finally:
-        tally.close()
-        shutil.rmtree(workdir, ignore_errors=True)
-    tally.users_written, tally.records_written = users, activities
-    report = {
-        **tally.as_dict(),
-        "platform": platform,
-        "seconds": round(time.perf_counter() - started, 2),
-        "made_by": made_by(f"uue ingest {platform}", options, list(files)),
-    }
-    (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2))
+    # One writer at a time, and the old output stays whole until the new one is complete.
+    with single_writer(out_dir), staged(out_dir) as work:
+        workdir = work / ".work"
+        tally = IngestTally(quarantine_path=work / QUARANTINE_FILE).open()
+        try:
+            parser = parser_class(files=list(files), workdir=workdir, on_progress=on_progress)
+            with _system_allocator():
+                users, activities = write_histories(parser.histories(options, tally), work)
+        finally:
+            tally.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+        tally.users_written, tally.records_written = users, activities
+        tally.quarantine_path = out_dir / QUARANTINE_FILE  # where it lies once swapped in
+        report = {
+            **tally.as_dict(),
+            "platform": platform,
+            "seconds": round(time.perf_counter() - started, 2),
+            "made_by": made_by(f"uue ingest {platform}", options, list(files)),
+        }
+        (work / REPORT_FILE).write_text(json.dumps(report, indent=2))
     return tally

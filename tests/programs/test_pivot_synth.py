@@ -267,3 +267,14 @@ def test_case_4_a_resume_with_other_result_settings_is_refused_by_name(tmp_path,
     again = run_synth(changed.model_copy(update={"force_restart": True}))
     assert again.positives > again.users  # redone with two positives a user, not the old single one
     assert run_synth(changed.model_copy(update={"max_users": 2})).users == 2  # choosing users is no change
+
+
+@pytest.mark.usefixtures("clean_dspy")
+def test_no_secret_from_the_environment_is_written_anywhere(tmp_path, histories_dir, monkeypatch):
+    secret = "sk-uue-test-0123456789abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run_synth(SynthConfig(histories=histories_dir, out=tmp_path / "s", teacher=SCRIPTED, progress=False))
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "mlflow.db" for p in written) and any(p.name == "report.json" for p in written)
+    assert not [p for p in written if secret.encode() in p.read_bytes()]

@@ -160,12 +160,18 @@ def test_truncated_zst_keeps_complete_lines_and_reports_one_line(reddit_files, t
     whole = zstandard.ZstdCompressor().compress(b"".join(lines))
     truncated = tmp_path / "RC_cut.zst"
     truncated.write_bytes(whole[: len(whole) // 2])
+    good = tmp_path / "RS_good.jsonl"
+    good.write_bytes(SUBMISSION + b"\n")
+    out = tmp_path / "out"
     result = runner.invoke(
-        app, ["ingest", "reddit", "--comments", str(truncated), "--out", str(tmp_path / "out")]
+        app, ["ingest", "reddit", "--comments", str(truncated), "--submissions", str(good), "--out", str(out)]
     )
-    assert result.exit_code == 2
+    # case 7: the complete lines are kept, the good file too, and the report is written
+    assert result.exit_code == 0, result.output
     assert "RC_cut.zst" in result.output and "ends early or is corrupt" in result.output
     assert "Traceback" not in result.output
+    report = json.loads((out / "report.json").read_text())
+    assert 0 < report["lines_read"] < len(lines) + 1 and report["records_written"] > 0
 
 
 def test_missing_file_is_one_line_and_no_work(tmp_path):

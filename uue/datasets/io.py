@@ -70,10 +70,17 @@ def check_readable(path: Path) -> None:
         raise InputError(str(path), "not a regular file")
 
 
-def iter_lines(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, bytes]]:
+def iter_lines(
+    path: Path,
+    on_progress: Callable[[int], None] | None = None,
+    on_truncated: Callable[[str], None] | None = None,
+) -> Iterator[tuple[int, bytes]]:
     """Yield `(line_number, raw_line)` for every line, 1-based, without the trailing newline.
 
-    `on_progress(compressed_bytes_read)` is called every few thousand lines (for progress bars).
+    `on_progress(compressed_bytes_read)` is called every few thousand lines (for progress bars). A
+    stream that ends early or is corrupt ends the file after its last complete line: with
+    `on_truncated`, that gets the one-line message and the caller goes on (the other files, the
+    report); without it, an InputError is raised.
     """
     check_readable(path)
     line_number = 0
@@ -86,9 +93,12 @@ def iter_lines(path: Path, on_progress: Callable[[int], None] | None = None) -> 
             if on_progress is not None:
                 on_progress(raw.tell())
         except (zstandard.ZstdError, EOFError, OSError, gzip.BadGzipFile) as error:
-            raise InputError(
+            problem = InputError(
                 str(path),
                 f"compressed stream ends early or is corrupt after line {line_number} ({error})",
                 line=line_number + 1,
                 hint="the complete lines before it were kept",
-            ) from None
+            )
+            if on_truncated is None:
+                raise problem from None
+            on_truncated(str(problem))

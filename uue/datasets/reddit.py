@@ -152,7 +152,7 @@ class RedditParser(PlatformParser):
             progress = (lambda done, path=path: self.on_progress(path, done)) if self.on_progress else None
             line_number = 0
             try:
-                for line_number, raw in iter_lines(path, progress):  # noqa: B007 - counted after the loop
+                for line_number, raw in iter_lines(path, progress, tally.problem):  # noqa: B007 - counted after the loop
                     try:
                         row = parse(raw, file_index, line_number, bots)
                     except _BadLine as bad:

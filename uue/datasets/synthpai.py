@@ -31,7 +31,7 @@ class SynthPAIParser(PlatformParser):
         selected: list[History] = []
         for path in self.files:
             progress = (lambda done, path=path: self.on_progress(path, done)) if self.on_progress else None
-            for line_number, raw in iter_lines(path, progress):
+            for line_number, raw in iter_lines(path, progress, tally.problem):
                 tally.lines_read += 1
                 history = self._parse_line(str(path), line_number, raw, tally)
                 if history is None:

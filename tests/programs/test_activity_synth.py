@@ -157,3 +157,14 @@ def test_a_teacher_that_cannot_be_called_stops_the_run_and_marks_nothing_finishe
     with pytest.raises(TeacherError, match="teacher call failed"):
         run_synth(config)
     assert not (tmp_path / "bad" / LABEL_STORE).is_file() or not (tmp_path / "bad" / LABEL_STORE).read_text()
+
+
+@pytest.mark.usefixtures("clean_dspy")
+def test_a_rerun_prints_the_calls_it_made_not_the_jobs(tmp_path, histories_dir):
+    args = ["synth", "--mode", "activity", "--negatives", "mined", "--histories", str(histories_dir),
+            "--out", str(tmp_path / "a"), "--teacher", "scripted/deterministic", "--no-track", "--no-progress"]  # fmt: skip
+    first = CliRunner().invoke(app, args)
+    again = CliRunner().invoke(app, args)
+    assert first.exit_code == again.exit_code == 0, again.output
+    assert "0 LLM calls this run" in again.output.replace("\n", " ")
+    assert "0 LLM calls this run" not in first.output.replace("\n", " ")

@@ -24,7 +24,8 @@ def synth(config: SynthConfig) -> None:
     report = run_synth(config)
     console.print(
         f"[green]wrote[/green] {report.triplets:,} triplets from {report.users:,} users to "
-        f"{config.out}/triplets; {report.llm['generated_calls']:,} LLM calls, failures "
+        f"{config.out}/triplets; {report.llm_this_run['generated_calls']:,} LLM calls this run "
+        f"({report.llm['generated_calls']:,} for the whole job), failures "
         f"{json.dumps(report.failures)}",
         highlight=False,
         soft_wrap=True,

@@ -7,7 +7,9 @@ import math
 
 import datasets
 import pytest
+from typer.testing import CliRunner
 
+from uue.cli import app
 from uue.errors import InputError
 from uue.programs.activity_synth import LABEL_STORE, LABELS_FILE
 from uue.programs.labels import read_labels, write_labels

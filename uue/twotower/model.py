@@ -1,0 +1,96 @@
+"""The two towers. A *chunk encoder* maps texts to vectors (a sentence-transformers model in use, any
+`nn.Module` with `forward(list[str]) -> [n, d]` in tests); the user tower encodes a user's chunks and
+pools them, the item tower encodes statements."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from uue.twotower.loss import LearnedTemperature
+
+TextEncoder = Callable[[list[str]], torch.Tensor]  # texts -> [n, d], differentiable
+
+
+class AttentionPooling(nn.Module):
+    """Multi-head attention of a learned query over a user's chunk vectors; padded chunks are masked.
+
+    chunks [U, C, d], mask [U, C] (True = a real chunk) -> [U, d]. Mean pooling (`attention=False`)
+    is the ablation: the plain average of the real chunks.
+    """
+
+    def __init__(self, dim: int, heads: int = 4, dropout: float = 0.1, attention: bool = True):
+        super().__init__()
+        self.attention = attention
+        self.query = nn.Parameter(torch.randn(1, 1, dim) * dim**-0.5)
+        self.attend = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+
+    def forward(self, chunks: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if not bool(mask.any(dim=1).all()):
+            raise ValueError("every user needs at least one chunk")
+        if not self.attention:
+            weights = mask.float() / mask.float().sum(dim=1, keepdim=True)  # [U, C]
+            return torch.einsum("uc,ucd->ud", weights, chunks)
+        query = self.query.expand(len(chunks), 1, -1)  # [U, 1, d]
+        pooled, _ = self.attend(query, chunks, chunks, key_padding_mask=~mask, need_weights=False)
+        return pooled[:, 0]  # [U, d]
+
+
+class TwoTower(nn.Module):
+    """user_encoder / item_encoder: text encoders (the same object when the encoder is shared)."""
+
+    def __init__(
+        self,
+        user_encoder: nn.Module,
+        item_encoder: nn.Module,
+        dim: int,
+        out_dim: int | None = None,
+        heads: int = 4,
+        dropout: float = 0.1,
+        attention: bool = True,
+        temperature: float = 0.1,
+    ):
+        super().__init__()
+        out_dim = out_dim or dim
+        self.temperature = LearnedTemperature(temperature)
+        self.user_encoder, self.item_encoder = user_encoder, item_encoder
+        self.pooling = AttentionPooling(dim, heads, dropout, attention)
+        self.user_projection = nn.Linear(dim, out_dim)
+        self.item_projection = nn.Linear(dim, out_dim)
+
+    @property
+    def shared(self) -> bool:
+        return self.user_encoder is self.item_encoder
+
+    def users(self, chunks: list[list[str]]) -> torch.Tensor:
+        """One list of chunk texts per user (any lengths) -> user vectors [U, out_dim]."""
+        width = max(len(c) for c in chunks)
+        flat = [text for user in chunks for text in user]
+        encoded = self.user_encoder(flat)  # [sum C_u, d]
+        padded = encoded.new_zeros(len(chunks), width, encoded.shape[1])  # [U, C, d]
+        mask = torch.zeros(len(chunks), width, dtype=torch.bool, device=encoded.device)
+        start = 0
+        for row, user in enumerate(chunks):
+            padded[row, : len(user)] = encoded[start : start + len(user)]
+            mask[row, : len(user)] = True
+            start += len(user)
+        return self.user_projection(self.pooling(padded, mask))
+
+    def items(self, statements: list[str]) -> torch.Tensor:
+        """Statements -> item vectors [n, out_dim]."""
+        return self.item_projection(self.item_encoder(statements))
+
+    def parameter_groups(self, encoder_lr: float, head_lr: float) -> list[dict]:
+        """Separate learning rates: the pretrained encoders slow, pooling and projections fast."""
+        heads = [
+            *self.pooling.parameters(),
+            *self.user_projection.parameters(),
+            *self.item_projection.parameters(),
+            *self.temperature.parameters(),
+        ]
+        encoders = list(
+            {id(p): p for p in [*self.user_encoder.parameters(), *self.item_encoder.parameters()]}.values()
+        )
+        return [{"params": encoders, "lr": encoder_lr}, {"params": heads, "lr": head_lr}]

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from uue.twotower.loss import LearnedTemperature, NegativeKind, sample_negatives, symmetric_info_nce
+from uue.twotower.config import NegativeKind
+from uue.twotower.loss import LearnedTemperature, sample_negatives, symmetric_info_nce
 
 
 def test_the_loss_matches_a_hand_computed_value():

@@ -14,6 +14,7 @@ from uue.eval.bench import BenchConfig
 from uue.eval.tasks import Task, TaskConfig
 from uue.trainers.recipe_config import RecipeConfig
 from uue.trainers.student_config import TrainConfig
+from uue.twotower.config import TwoTowerConfig
 
 
 @app.command()
@@ -93,3 +94,17 @@ def bench(
     for line in verdict_lines(report):
         stdout.print(line, soft_wrap=True)
     console.print(f"[green]wrote[/green] {report.report_path}")
+
+
+@app.command("train-two-tower")
+@one_line_errors
+@config_command(TwoTowerConfig)
+def train_two_tower_command(config: TwoTowerConfig) -> None:
+    """Train seed 003's two-tower model (attention-pooled user tower, statement tower) on teacher labels."""
+    from uue.twotower.train import train_two_tower
+
+    report = train_two_tower(config)
+    console.print(
+        f"[green]saved[/green] {report.model}: {report.steps} steps over {report.examples} examples of "
+        f"{report.users} users, {report.users_per_second} users/s, final loss {report.final_loss:.3f}"
+    )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from enum import Enum
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from uue.twotower.config import NegativeKind
 
 
 class LearnedTemperature(nn.Module):
@@ -42,12 +43,6 @@ def symmetric_info_nce(
         extra = torch.einsum("bd,bkd->bk", users, F.normalize(negatives, dim=-1)) / temperature  # [B, K]
         user_logits = torch.cat([logits, extra], dim=1)  # [B, B + K]
     return (F.cross_entropy(user_logits, targets) + F.cross_entropy(logits.T, targets)) / 2
-
-
-class NegativeKind(str, Enum):
-    random = "random"  # uniform over the pool
-    hard = "hard"  # the pool's statements the user is closest to
-    semi_hard = "semi-hard"  # closest among those scored below the positive (within `margin` of it)
 
 
 def sample_negatives(

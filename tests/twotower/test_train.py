@@ -1,0 +1,37 @@
+"""A tiny real training run: base MiniLM towers, a few steps on real shared users, a loadable model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from uue.datasets.histories import iter_histories
+from uue.datasets.ingest import ingest
+from uue.datasets.options import IngestOptions
+from uue.programs.labels import ActivityLabel, write_labels
+from uue.twotower.config import TwoTowerConfig
+from uue.twotower.train import load_two_tower, train_two_tower
+
+FIXTURES = ["pushshift-fixtures/test_submissions.json", "pushshift-fixtures/test_comments.json"]
+
+
+@pytest.mark.slow
+def test_a_few_steps_on_real_users_give_a_loadable_model(shared_data, tmp_path):
+    ingest("reddit", [shared_data / f for f in FIXTURES], tmp_path / "h", IngestOptions(min_activities=3))
+    histories = list(iter_histories(tmp_path / "h"))[:8]
+    labels = [  # hand-written statements standing in for the teacher's
+        ActivityLabel(activity_id=h.activities[-1].activity_id, specific=f"Topic {i} of r/{h.activities[-1].context.community}",
+                      broad="Discussion", nothing=False, teacher_model="test", program_hash="test")
+        for i, h in enumerate(histories)
+    ]  # fmt: skip
+    write_labels(labels, tmp_path / "labels.jsonl")
+    config = TwoTowerConfig(histories=tmp_path / "h", labels=tmp_path / "labels.jsonl", out=tmp_path / "tt",
+                            valid_fraction=0.01, batch_size=4, max_steps=2, num_negative_samples=2,
+                            num_chunks_per_user=2, max_chunk_length=32, track=False)  # fmt: skip
+    report = train_two_tower(config)
+    assert report.steps == 2 and report.users_per_second > 0 and 0.01 <= report.temperature <= 1.0
+    model, saved = load_two_tower(tmp_path / "tt")
+    assert saved == config
+    with torch.no_grad():
+        vectors = model.items(["Topic 0", "Discussion"])
+    assert vectors.shape[0] == 2 and torch.isfinite(vectors).all()

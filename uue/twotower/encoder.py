@@ -1,0 +1,27 @@
+"""A sentence-transformers model as a differentiable text encoder of the towers."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class SentenceEncoder(nn.Module):
+    """texts -> the model's sentence embeddings [n, d], with gradients (unlike `SentenceTransformer.encode`)."""
+
+    def __init__(self, model_name_or_path: str, max_seq_length: int = 128, device: str = "cpu"):
+        super().__init__()
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(model_name_or_path, device=device)
+        self.model.max_seq_length = max_seq_length
+
+    @property
+    def dim(self) -> int:
+        return self.model.get_sentence_embedding_dimension()
+
+    def forward(self, texts: list[str]) -> torch.Tensor:
+        features = self.model.tokenize(texts)
+        device = next(self.model.parameters()).device
+        features = {k: v.to(device) for k, v in features.items()}
+        return self.model(features)["sentence_embedding"]

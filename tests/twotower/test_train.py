@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.datasets.conftest import head_lines
 from uue.datasets.histories import iter_histories
 from uue.datasets.ingest import ingest
 from uue.datasets.options import IngestOptions
@@ -12,19 +13,23 @@ from uue.programs.labels import ActivityLabel, write_labels
 from uue.twotower.config import TwoTowerConfig
 from uue.twotower.train import load_two_tower, train_two_tower
 
-FIXTURES = ["pushshift-fixtures/test_submissions.json", "pushshift-fixtures/test_comments.json"]
-
 
 @pytest.mark.slow
 def test_a_few_steps_on_real_users_give_a_loadable_model(shared_data, tmp_path):
-    ingest("reddit", [shared_data / f for f in FIXTURES], tmp_path / "h", IngestOptions(min_activities=3))
-    histories = list(iter_histories(tmp_path / "h"))[:8]
+    paths = []
+    for name, count in (("RS_reddit-college.zst", 1000), ("RC_reddit-college.zst", 8000)):
+        paths.append(tmp_path / name.replace(".zst", ".jsonl"))
+        paths[-1].write_bytes(b"".join(head_lines(shared_data / "reddit-college" / name, count)))
+    ingest("reddit", paths, tmp_path / "h", IngestOptions(min_activities=4))
+    histories = [h for h in iter_histories(tmp_path / "h") if len({a.thread_id for a in h.activities}) > 1][
+        :8
+    ]
     labels = [  # hand-written statements standing in for the teacher's
         ActivityLabel(activity_id=h.activities[-1].activity_id, specific=f"Topic {i} of r/{h.activities[-1].context.community}",
                       broad="Discussion", nothing=False, teacher_model="test", program_hash="test")
         for i, h in enumerate(histories)
     ]  # fmt: skip
-    write_labels(labels, tmp_path / "labels.jsonl")
+    write_labels(tmp_path / "labels.jsonl", labels)
     config = TwoTowerConfig(histories=tmp_path / "h", labels=tmp_path / "labels.jsonl", out=tmp_path / "tt",
                             valid_fraction=0.01, batch_size=4, max_steps=2, num_negative_samples=2,
                             num_chunks_per_user=2, max_chunk_length=32, track=False)  # fmt: skip

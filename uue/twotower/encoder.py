@@ -21,7 +21,7 @@ class SentenceEncoder(nn.Module):
         return self.model.get_sentence_embedding_dimension()
 
     def forward(self, texts: list[str]) -> torch.Tensor:
-        features = self.model.tokenize(texts)
-        device = next(self.model.parameters()).device
-        features = {k: v.to(device) for k, v in features.items()}
+        from sentence_transformers.util import batch_to_device
+
+        features = batch_to_device(self.model.tokenize(texts), next(self.model.parameters()).device)
         return self.model(features)["sentence_embedding"]

@@ -40,3 +40,12 @@ def test_a_few_steps_on_real_users_give_a_loadable_model(shared_data, tmp_path):
     with torch.no_grad():
         vectors = model.items(["Topic 0", "Discussion"])
     assert vectors.shape[0] == 2 and torch.isfinite(vectors).all()
+    from uue.eval.embedders import make_embedder
+    from uue.eval.user_vectors import Pooling, pooled_vectors
+
+    embedder = make_embedder(f"two-tower:{tmp_path / 'tt'}")  # the bench's and `uue embed`'s way in
+    users = pooled_vectors([h.activities for h in histories[:3]], embedder, [Pooling.mean])[Pooling.mean]
+    assert users.shape[0] == 3 and torch.allclose(
+        torch.from_numpy(users).norm(dim=1), torch.ones(3), atol=1e-5
+    )
+    assert embedder.score(["r/College · exams"], ["Topic 0", "Discussion"]).shape == (1, 2)

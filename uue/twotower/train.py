@@ -39,7 +39,7 @@ class TwoTowerReport(BaseModel):
 
 
 def build_model(config: TwoTowerConfig) -> TwoTower:
-    from uue.trainers.student import resolve_base_model
+    from uue.models import resolve_base_model
 
     path = resolve_base_model(config.base_model)
     user = SentenceEncoder(path, config.max_chunk_length)

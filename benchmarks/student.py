@@ -119,6 +119,13 @@ def main() -> None:
         help="Other training triplets (e.g. `uue synth --query-scope with-activity`): arms teacher-all-NAME "
         "and same-user+teacher-NAME; benched on the same held-out users and --triplets' held-out triplets",
     )
+    parser.add_argument(
+        "--two-tower",
+        type=Path,
+        metavar="LABELS",
+        help="Also train seed 003's two-tower model on these teacher labels (attention pooling, and the "
+        "mean-pooling ablation) and bench it on the same held-out users",
+    )
     parser.add_argument("--ranks", type=Path, default=Path("runs/ranks"), help="Rank cache shared by runs")
     parser.add_argument("--plot", type=Path, default=Path("docs/learning_curve.png"))
     args = parser.parse_args()
@@ -148,6 +155,17 @@ def main() -> None:
         counts[str(config.out)] = result.split["train_examples"]
         print(f"{name}: {result.split['train_examples']} training examples", flush=True)
     specs = [*args.baselines, *(str(c.out) for c in trained.values())]
+    if args.two_tower:
+        from uue.twotower.config import TwoTowerConfig
+        from uue.twotower.train import train_two_tower
+
+        for name, attention in (("two-tower", True), ("two-tower-mean", False)):
+            tower = TwoTowerConfig(histories=args.histories, labels=args.two_tower, out=args.out / name,
+                                   attention=attention, valid_fraction=args.valid_fraction)  # fmt: skip
+            if not (tower.out / "model.pt").is_file():  # resumable: a trained arm is kept
+                report = train_two_tower(tower)
+                print(f"{name}: {report.examples} examples, {report.users_per_second} users/s", flush=True)
+            specs.append(f"two-tower:{tower.out}")
     report = held_out_report(
         {spec: (lambda spec=spec: make_embedder(spec)) for spec in specs},
         HeldOutConfig(histories=args.histories, triplets=args.triplets, valid_fraction=args.valid_fraction,
@@ -155,6 +173,7 @@ def main() -> None:
         cache_dir=args.ranks,
     )  # fmt: skip
     names = {str(c.out): name for name, c in trained.items()}
+    names.update({f"two-tower:{args.out / n}": n for n in ("two-tower", "two-tower-mean")})
     table = markdown_table(report, names)
     print(table)
     teacher_only = {str(c.out): counts[str(c.out)] for c in arms.values()}

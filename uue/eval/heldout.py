@@ -115,7 +115,9 @@ def _cache_key(spec: str, config: HeldOutConfig) -> str:
     def text(path: Path) -> str:
         return path.read_text() if path.is_file() else ""
 
-    parts = [spec, config.model_dump(mode="json"), text(Path(spec) / "uue_provenance.json")]
+    folder = spec.removeprefix("two-tower:")  # a two-tower folder records how it was made in report.json
+    made = text(Path(folder) / "uue_provenance.json") + text(Path(folder) / "report.json")
+    parts = [spec, config.model_dump(mode="json"), made]
     parts += [text(config.triplets / "report.json"), text(config.histories / "report.json")]
     return sha256_text(json.dumps(parts, default=str))[:16]
 

@@ -38,6 +38,14 @@ def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, mo
     )
     assert provenance["made_by"]["settings"]["base_model"] == "minilm"  # the typed config, as JSON
     assert provenance["split"]["train_users"] > 0 and provenance["split"]["valid_users"] > 0
+    assert not (tmp_path / "model" / "checkpoints").exists() and (tmp_path / "model.checkpoints").is_dir()
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "sentence-transformers/all-MiniLM-L6-v2" in card and "uue student" in card
+    import datasets
+
+    rows = datasets.load_from_disk(str(trip / "triplets"))
+    leaked = [t for t in [*rows["context"], *rows["positive"]] if len(t) > 20 and t[:60] in card]
+    assert not leaked, leaked[:2]  # no training text in the card
 
     mlflow.set_tracking_uri(uri)
     run = mlflow.get_run(result.run_id)

@@ -25,6 +25,7 @@ from uue.eval.split import UserSplit, split_users
 from uue.models import offline_minilm_path, resolve_base_model
 from uue.provenance import made_by
 from uue.tracking import tracked_run
+from uue.trainers.model_card import finish_card, prepare_card
 from uue.trainers.same_user import SameUserPair, pair_datasets, same_user_pairs
 from uue.trainers.student_config import LossKind, Objective, TrainConfig
 
@@ -55,6 +56,11 @@ def split_triplets(
     return train, valid, split
 
 
+def checkpoint_dir(config: TrainConfig) -> Path:
+    """Beside the model folder, not in it: the model folder stays what one copies or publishes."""
+    return config.out.with_name(config.out.name + ".checkpoints")
+
+
 def build_model(config: TrainConfig):
     from sentence_transformers import SentenceTransformer
 
@@ -64,6 +70,7 @@ def build_model(config: TrainConfig):
         raise ConfigError(f"cannot load base model {config.base_model!r}: {error}") from error
     if config.max_seq_length:
         model.max_seq_length = config.max_seq_length
+    prepare_card(model, config.base_model)
     if config.lora:
         from peft import LoraConfig, TaskType
 
@@ -123,7 +130,7 @@ def build_trainer(
     )
 
     args = SentenceTransformerTrainingArguments(
-        output_dir=str(config.out / "checkpoints"),
+        output_dir=str(checkpoint_dir(config)),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size,
@@ -237,7 +244,7 @@ def same_user_data(
 
 def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> TrainReport:
     """Train, save to `config.out`, log to MLflow; returns {run_id, metrics, split}."""
-    checkpoints = config.out / "checkpoints"
+    checkpoints = checkpoint_dir(config)
     if config.resume and not any(checkpoints.glob("checkpoint-*")):
         raise InputError(str(checkpoints), "no checkpoint to resume from", hint="run without --resume first")
     model = build_model(config)
@@ -264,6 +271,8 @@ def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> Trai
         )
         trainer = build_trainer(model, loss, train_data, eval_columns, config, list(report_to))
         trainer.train(resume_from_checkpoint=True if config.resume else None)
+        finish_card(model, f"uue student ({config.objective.value}, base {config.base_model})",
+                    {"description": f"{config.objective.value} examples of {len(split.train)} users: {tags.get('uue.teacher_model', 'no teacher')}"})  # fmt: skip
         model.save_pretrained(str(config.out))
         provenance = {
             "made_by": made_by("uue train", config),

@@ -45,7 +45,9 @@ class TrainConfig(Config):
     base_model: str = Field(
         "minilm", description="`minilm` (offline all-MiniLM-L6-v2), a folder or a hub name"
     )
-    out: Path = Field(description="Output directory: the model, checkpoints/ and uue_provenance.json")
+    out: Path = Field(
+        description="Output directory: the model and uue_provenance.json (checkpoints in OUT.checkpoints beside it)"
+    )
     epochs: float = Field(1.0, gt=0)
     max_steps: int = Field(-1, description="Stop after N optimizer steps (-1: run the epochs)")
     batch_size: int = Field(16, ge=2, description="Per-device batch: in-batch negatives = batch_size - 1")
@@ -64,7 +66,7 @@ class TrainConfig(Config):
     split_seed: int = Field(0)
     eval_steps: int = Field(50, ge=1, description="Evaluate and checkpoint every N steps")
     save_total_limit: int = Field(2, ge=1)
-    resume: bool = Field(False, description="Resume from the last checkpoint in out/checkpoints")
+    resume: bool = Field(False, description="Resume from the last checkpoint in OUT.checkpoints")
     max_samples: int | None = Field(
         None, ge=1, description="Train on the first N training triplets (learning curves, smoke runs)"
     )

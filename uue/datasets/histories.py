@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from uue.datasets.cards import HISTORY_COLUMNS, write_card
 from uue.datasets.records import (
     ACTIVITY_ROW_FIELDS,
     HISTORY_SCHEMA,
@@ -255,7 +256,18 @@ def write_histories(
         write(builder.batch())
     for writer in writers.values():
         writer.close()
+    write_card(
+        out_dir, "uue histories", f"Per-user, time-ordered activity histories written by `uue ingest`: {users:,} users, "
+        f"{activities:,} activities. Threads and parent messages are stored once and joined by `iter_histories`.",
+        {name: f"{name}/*.parquet" for name in (HISTORIES_SUBDIR, THREADS_SUBDIR, MESSAGES_SUBDIR)
+         if name == HISTORIES_SUBDIR or _has_rows(out_dir / name)},  # datasets cannot load an empty part
+        HISTORY_COLUMNS,
+    )  # fmt: skip
     return users, activities
+
+
+def _has_rows(directory: Path) -> bool:
+    return any(pq.ParquetFile(p).metadata.num_rows for p in directory.glob("part-*.parquet"))
 
 
 def _shards(histories_dir: Path, subdir: str = HISTORIES_SUBDIR) -> list[str]:
@@ -265,15 +277,14 @@ def _shards(histories_dir: Path, subdir: str = HISTORIES_SUBDIR) -> list[str]:
     return shards
 
 
-def load_histories(histories_dir: Path) -> datasets.Dataset:
-    """The stored history rows as a Hugging Face dataset (Arrow cache kept next to the shards); their
-    activities point to the context (`context_id`, `parent_ids`): `iter_histories` joins it in."""
+def load_histories(histories_dir: str | Path) -> datasets.Dataset:
+    """The stored history rows as a Hugging Face dataset (Arrow cache in the datasets library's own
+    cache, never in the input folder); their activities point to the context (`context_id`,
+    `parent_ids`): `iter_histories` joins it in."""
     import datasets  # here: importing it costs ingestion 1.8 CPU s
 
     return datasets.Dataset.from_parquet(
-        _shards(histories_dir),
-        features=datasets.Features.from_arrow_schema(HISTORY_SCHEMA),
-        cache_dir=str(histories_dir / ".hf-cache"),
+        _shards(Path(histories_dir)), features=datasets.Features.from_arrow_schema(HISTORY_SCHEMA)
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import datasets
 
+from uue.datasets.cards import TRIPLET_COLUMNS, write_card
 from uue.datasets.histories import iter_histories
 from uue.datasets.records import History
 from uue.datasets.triplets import TRIPLET_FEATURES
@@ -36,6 +37,11 @@ def write_dataset(rows: list[dict[str, Any]], directory: Path) -> None:
     if directory.exists():
         shutil.rmtree(directory)
     staging.rename(directory)
+    write_card(
+        directory.parent, "uue triplets", f"{len(rows):,} (query, positive, negative) training triplets written by "
+        "`uue synth`; how they were made is in report.json beside this card.",
+        {"triplets": f"{directory.name}/*.arrow"}, TRIPLET_COLUMNS,
+    )  # fmt: skip
 
 
 @contextmanager

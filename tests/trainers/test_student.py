@@ -53,6 +53,8 @@ def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, mo
     assert "eval_valid_cosine_accuracy" in metrics and "train_loss" in metrics
     assert {"bench/dim32/sampled_recall_at_1", "bench/dim384/full_mrr"} <= set(metrics)
     assert run.data.tags["uue.teacher_model"] == "dev-heuristic"
+    logged = {(i.dataset.name, i.tags[0].value if i.tags else "") for i in run.inputs.dataset_inputs}
+    assert {name.split("/")[-1] for name, _ in logged} == {"train", "validation"}
 
 
 def test_without_hard_negatives_the_teacher_data_keeps_query_and_label_only(tmp_path):

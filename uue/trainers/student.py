@@ -56,6 +56,16 @@ def split_triplets(
     return train, valid, split
 
 
+def log_training_inputs(train_data, valid_set: datasets.Dataset, config: TrainConfig) -> None:
+    """The run's datasets in MLflow's Datasets panel (name, digest, source): synth -> train -> bench
+    link by the digest of the same triplets."""
+    source = str((config.triplets or config.histories).resolve())
+    parts = train_data if isinstance(train_data, dict) else {"train": train_data}
+    for name, part in {**parts, "validation": valid_set}.items():
+        dataset = mlflow.data.from_huggingface(part, path=source, name=f"{Path(source).name}/{name}")
+        mlflow.log_input(dataset, context="validation" if name == "validation" else "training")
+
+
 def checkpoint_dir(config: TrainConfig) -> Path:
     """Beside the model folder, not in it: the model folder stays what one copies or publishes."""
     return config.out.with_name(config.out.name + ".checkpoints")
@@ -266,6 +276,7 @@ def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> Trai
         mlflow.set_tags(tags | {"uue.base_model": config.base_model})
         mlflow.log_dict(loss.get_config_dict(), "loss_config.json")
         mlflow.log_dict(split.describe(), "split.json")
+        log_training_inputs(train_data, valid_set, config)
         eval_columns = (
             valid_set.select_columns(TRAIN_COLUMNS) if "context" in valid_set.column_names else valid_set
         )

@@ -19,7 +19,9 @@ def test_histories_load_with_the_datasets_library_and_leave_no_cache_in_the_fold
     configs = datasets.get_dataset_config_names(str(out))
     assert configs[0] == "histories"
     for name in configs[1:]:  # the context parts that have rows
-        assert len(datasets.load_dataset(str(out), name, split="train", cache_dir=str(tmp_path / "cache"))) > 0
+        assert (
+            len(datasets.load_dataset(str(out), name, split="train", cache_dir=str(tmp_path / "cache"))) > 0
+        )
     assert len(load_histories(str(out))) == tally.users_written  # a str path is fine
     assert not list(out.glob(".hf-cache*"))
     card = (out / "README.md").read_text()

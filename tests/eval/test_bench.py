@@ -68,3 +68,20 @@ def test_case_11_zero_triplets_load_as_an_empty_dataset_and_bench_and_train_say_
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2, result.output
         assert "no triplets in this directory" in result.output and "Traceback" not in result.output
+
+
+def test_bench_is_its_own_mlflow_run_with_every_interval_and_its_input(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    _, trip = write_toy_corpus(tmp_path, n_users=12)
+    result = CliRunner().invoke(
+        app, ["bench", "--triplets", str(trip), "--model", "bm25", "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 0, result.output
+    mlflow.set_tracking_uri(uri)
+    (run,) = mlflow.search_runs(experiment_names=["uue-bench"], output_format="list")
+    assert {"bm25/sampled/recall_at_1/mean", "bm25/full/mrr/ci_low"} <= set(run.data.metrics)
+    assert run.inputs.dataset_inputs and run.data.params["distractors"] == "9"

@@ -61,6 +61,7 @@ class BenchConfig(Config):
     )
     split_seed: int = Field(0, description="Seed of the user split (as `uue train`)")
     out: Path | None = Field(None, description="Where report.json goes (default: the triplets directory)")
+    track: bool = Field(True, description="Log the bench to MLflow (experiment uue-bench)")
 
 
 def load_triplets(directory: Path, max_triplets: int | None = None) -> datasets.Dataset:

@@ -8,6 +8,7 @@ from uue.eval.bench import BenchConfig, BenchReport, is_baseline, load_triplets,
 from uue.eval.embedders import make_embedder
 from uue.eval.report import write_report
 from uue.eval.tasks import Task, TaskConfig, run_tasks
+from uue.tracking import tracked_run
 
 
 def run_suite(
@@ -17,10 +18,34 @@ def run_suite(
     writes report.json to `config.out` (default: the triplets directory) and returns the report."""
     if tasks and task_config is None:
         raise ValueError("tasks need a TaskConfig")
-    embedders = {spec: make_embedder(spec) for spec in dict.fromkeys(config.models)}
-    report = run_bench(config, embedders)
-    if tasks:
-        trained = [spec for spec in embedders if not is_baseline(spec)]
-        report.tasks = run_tasks(list(tasks), embedders, task_config, load_triplets(config.triplets), trained)
-    report.report_path = str(write_report(report, config.out or config.triplets))
+    with tracked_run("uue-bench", f"bench-{config.triplets.name}", config.track) as run:
+        embedders = {spec: make_embedder(spec) for spec in dict.fromkeys(config.models)}
+        report = run_bench(config, embedders)
+        if tasks:
+            trained = [spec for spec in embedders if not is_baseline(spec)]
+            report.tasks = run_tasks(
+                list(tasks), embedders, task_config, load_triplets(config.triplets), trained
+            )
+        report.report_path = str(write_report(report, config.out or config.triplets))
+        if run is not None:
+            log_bench(config, report)
     return report
+
+
+def log_bench(config: BenchConfig, report: BenchReport) -> None:
+    """Params, every model's means and interval bounds as metrics, the triplets as the run's input."""
+    import mlflow
+
+    mlflow.log_params({k: str(v) for k, v in config.model_dump(mode="json").items()})
+    table = load_triplets(config.triplets)
+    mlflow.log_input(mlflow.data.from_huggingface(table, path=str(config.triplets.resolve()),
+                                                  name=config.triplets.name), context="evaluation")  # fmt: skip
+    metrics = {}
+    for model, result in report.models.items():
+        key = model.replace(":", "_").replace("/", "_")[-60:]
+        for protocol in ("sampled", "full"):
+            for metric, estimate in result[protocol].items():
+                for part in ("mean", "ci_low", "ci_high"):
+                    metrics[f"{key}/{protocol}/{metric.replace('@', '_at_')}/{part}"] = float(estimate[part])
+    mlflow.log_metrics(metrics)
+    mlflow.log_dict(report.model_dump(mode="json"), "report.json")

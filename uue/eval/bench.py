@@ -60,7 +60,9 @@ class BenchConfig(Config):
         "keeps out (None: every triplet)",
     )
     split_seed: int = Field(0, description="Seed of the user split (as `uue train`)")
-    out: Path | None = Field(None, description="Where report.json goes (default: the triplets directory)")
+    out: Path | None = Field(
+        None, description="Where report.json goes (default: TRIPLETS.bench beside the input)"
+    )
     track: bool = Field(True, description="Log the bench to MLflow (experiment uue-bench)")
 
 

@@ -15,7 +15,7 @@ def run_suite(
     config: BenchConfig, tasks: Sequence[Task] = (), task_config: TaskConfig | None = None
 ) -> BenchReport:
     """Bench every `config.models` on the triplets, then on `tasks` (held-out users of `task_config`);
-    writes report.json to `config.out` (default: the triplets directory) and returns the report."""
+    writes report.json to `config.out` (default: `TRIPLETS.bench` beside the input) and returns it."""
     if tasks and task_config is None:
         raise ValueError("tasks need a TaskConfig")
     with tracked_run("uue-bench", f"bench-{config.triplets.name}", config.track) as run:
@@ -26,10 +26,15 @@ def run_suite(
             report.tasks = run_tasks(
                 list(tasks), embedders, task_config, load_triplets(config.triplets), trained
             )
-        report.report_path = str(write_report(report, config.out or config.triplets))
+        report.report_path = str(write_report(report, config.out or default_out(config)))
         if run is not None:
             log_bench(config, report)
     return report
+
+
+def default_out(config: BenchConfig):
+    """Beside the triplets, never inside the input folder: `runs/synth` -> `runs/synth.bench`."""
+    return config.triplets.with_name(config.triplets.name + ".bench")
 
 
 def log_bench(config: BenchConfig, report: BenchReport) -> None:

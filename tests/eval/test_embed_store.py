@@ -100,3 +100,15 @@ def test_case_13_similar_with_k_0_is_a_usage_error(tmp_path):
         app, ["similar", "u0", "--embeddings", str(tmp_path / "e.parquet"), "-k", "0"]
     )
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_embed_reports_progress_for_every_user(tmp_path):
+    from uue.datasets.histories import count_users
+
+    write_histories(toy_histories(5), tmp_path / "h")
+    seen = []
+    embed_users(CountingEmbedder(), "counting", tmp_path / "h", tmp_path / "u.parquet", on_progress=seen.append)
+    assert sum(seen) == count_users(tmp_path / "h") == 5
+    seen.clear()
+    embed_users(CountingEmbedder(), "counting", tmp_path / "h", tmp_path / "u.parquet", on_progress=seen.append)
+    assert sum(seen) == 5  # reused users count too

@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from uue.cli.app import app, console, one_line_errors
 from uue.datasets.options import JoinIndex
@@ -100,10 +107,16 @@ def embed(
     ] = Pooling.mean,
 ) -> None:
     """Embed every user's history; users whose activities did not change keep their vector."""
+    from uue.datasets.histories import count_users
     from uue.eval.embed_store import embed_users
     from uue.eval.embedders import make_embedder
 
-    stats = embed_users(make_embedder(model), model, histories, out, pooling)
+    progress = Progress(TextColumn("embedding users"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=console)  # fmt: skip
+    with progress:
+        task = progress.add_task("users", total=count_users(histories))
+        stats = embed_users(make_embedder(model), model, histories, out, pooling,
+                            on_progress=lambda n: progress.advance(task, n))  # fmt: skip
     console.print(
         f"[green]wrote[/green] {stats.users} users to {out}: {stats.embedded} embedded, {stats.reused} unchanged"
     )

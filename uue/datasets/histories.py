@@ -270,6 +270,11 @@ def _has_rows(directory: Path) -> bool:
     return any(pq.ParquetFile(p).metadata.num_rows for p in directory.glob("part-*.parquet"))
 
 
+def count_users(histories_dir: Path) -> int:
+    """Users in a histories folder, from the Parquet footers (no row is read)."""
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in _shards(Path(histories_dir)))
+
+
 def _shards(histories_dir: Path, subdir: str = HISTORIES_SUBDIR) -> list[str]:
     shards = sorted(str(p) for p in (histories_dir / subdir).glob("part-*.parquet"))
     if not shards and subdir == HISTORIES_SUBDIR:

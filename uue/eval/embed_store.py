@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +68,10 @@ def embed_users(
     out: Path,
     pooling: Pooling = Pooling.mean,
     batch_users: int = 256,
+    on_progress: Callable[[int], None] | None = None,
 ) -> EmbedStats:
+    """Embed every user of `histories_dir` into `out` (Parquet), reusing unchanged users' vectors;
+    `on_progress(users_done)` after each user."""
     if not isinstance(embedder, DenseEmbedder):
         raise ConfigError(f"{model_name} has no vectors", hint="`uue embed` needs a dense model, not bm25")
     old = _read(out)
@@ -99,13 +103,21 @@ def embed_users(
         ):
             rows.append(previous)
             reused += 1
+            if on_progress:
+                on_progress(1)
             continue
         pending.append((history, digest))
         embedded += 1
         if len(pending) >= batch_users:
+            done = len(pending)
             flush()
+            if on_progress:
+                on_progress(done)
     if pending:
+        done = len(pending)
         flush()
+        if on_progress:
+            on_progress(done)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
     pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), tmp)

@@ -107,8 +107,12 @@ def test_embed_reports_progress_for_every_user(tmp_path):
 
     write_histories(toy_histories(5), tmp_path / "h")
     seen = []
-    embed_users(CountingEmbedder(), "counting", tmp_path / "h", tmp_path / "u.parquet", on_progress=seen.append)
+    embed_users(
+        CountingEmbedder(), "counting", tmp_path / "h", tmp_path / "u.parquet", on_progress=seen.append
+    )
     assert sum(seen) == count_users(tmp_path / "h") == 5
     seen.clear()
-    embed_users(CountingEmbedder(), "counting", tmp_path / "h", tmp_path / "u.parquet", on_progress=seen.append)
+    embed_users(
+        CountingEmbedder(), "counting", tmp_path / "h", tmp_path / "u.parquet", on_progress=seen.append
+    )
     assert sum(seen) == 5  # reused users count too

@@ -220,3 +220,17 @@ def test_case_6_compile_with_a_teacher_that_cannot_be_called_fails(reference_fil
     ])  # fmt: skip
     assert result.exit_code == 2 and "teacher call failed" in result.output, result.output
     assert not (tmp_path / "c.json").exists()
+
+
+def test_every_compilable_part_is_a_registered_behaviour_of_the_program():
+    from uue.optimizers.compile import PARTS
+    from uue.optimizers.compile_config import METRICS_OF, ProgramPart
+    from uue.programs.behaviours import get_behaviour
+
+    assert set(PARTS) == set(ProgramPart) == set(METRICS_OF)
+    program = SynthProgram()
+    for part in PARTS.values():
+        behaviour = get_behaviour(part.behaviour)
+        module = getattr(program, part.attribute)
+        outputs = [set(pred.signature.output_fields) for _, pred in module.named_predictors()]
+        assert set(behaviour.output_fields) in outputs, (part, outputs)  # the module runs that behaviour

@@ -85,16 +85,19 @@ class CompileReport(BaseModel):
 
 @dataclass(frozen=True)
 class Part:
-    """A compilable module of the SynthProgram: its attribute and how reference cases become examples."""
+    """A compilable teacher behaviour: its registered name (`uue.programs.behaviours`), its attribute on
+    the SynthProgram, and how reference cases become its examples. Making another behaviour
+    compilable is one row here (and its metrics in `compile_config.METRICS_OF`)."""
 
+    behaviour: str
     attribute: str
     examples: Callable[[list[ReferenceCase], int], list[dspy.Example]]  # (cases, seed) -> examples
 
 
 PARTS: dict[ProgramPart, Part] = {
-    ProgramPart.cluster: Part("pivot", lambda cases, seed: cluster_examples(cases)),
-    ProgramPart.rerank: Part("rerank", lambda cases, seed: rerank_examples(cases, seed=seed)),
-    ProgramPart.judge: Part("judge", lambda cases, seed: judge_examples(cases, seed=seed)),
+    ProgramPart.cluster: Part("pivot", "pivot", lambda cases, seed: cluster_examples(cases)),
+    ProgramPart.rerank: Part("rerank", "rerank", lambda cases, seed: rerank_examples(cases, seed=seed)),
+    ProgramPart.judge: Part("judge", "judge", lambda cases, seed: judge_examples(cases, seed=seed)),
 }
 
 # metric name -> (validation cases, seed) -> a fresh metric

@@ -36,14 +36,14 @@ def _unwrap_optional(annotation: Any) -> Any:
 NONE = "none"  # the choice that sets an optional Literal field to None
 
 
-def option_type(annotation: Any) -> tuple[Any, dict[str, Any]]:
-    """(the annotation typer parses, extra typer.Option arguments) for one config field."""
+def option_type(annotation: Any) -> tuple[Any, bool]:
+    """(the annotation typer parses, whether it stands for a Literal) for one config field."""
     inner = _unwrap_optional(annotation)
     optional = inner is not annotation
     if typing.get_origin(inner) is typing.Literal:  # typer has no Literal: an Enum of its values
         choices = [str(v) for v in typing.get_args(inner)] + ([NONE] if optional else [])
-        return enum.Enum("Choice", [(c, c) for c in choices], type=str), {"literal": True}
-    return (inner | None if optional else inner), {}
+        return enum.Enum("Choice", [(c, c) for c in choices], type=str), True
+    return (inner | None if optional else inner), False
 
 
 def field_option(
@@ -51,13 +51,13 @@ def field_option(
 ) -> inspect.Parameter:
     """The typer option of one field: its type, default and description; `flag` renames the option;
     `text`: one string the config parses itself (`--matryoshka-dims 32,64`)."""
-    annotation, extra = (str | None, {}) if text else option_type(field.annotation)
+    annotation, literal = (str | None, False) if text else option_type(field.annotation)
     default = ... if field.is_required() else field.get_default(call_default_factory=True)
     if isinstance(default, enum.Enum):
         default = default.value
     if isinstance(default, list) and not default:
         default = None  # typer: an empty repeatable option
-    if default is None and extra.pop("literal", False):
+    if default is None and literal:
         default = NONE
     option = typer.Option(*([flag] if flag else []), help=field.description or "")
     return inspect.Parameter(name, KEYWORD, default=default, annotation=Annotated[annotation, option])
@@ -112,8 +112,9 @@ def config_command(
     """Decorator: `fn(config, **own)` becomes a typer command with `model`'s fields as options.
 
     The command's own parameters (arguments, and options that are not fields, such as `--task`) come
-    first in `--help`. `teacher=True` adds `--teacher/--api-base/--max-tokens/--call-timeout/--retries` and fills the `teacher`
-    field. `exclude`: fields the command sets itself (from its own parameters, after the call).
+    first in `--help`. `teacher=True` adds `--teacher/--api-base/--max-tokens/--call-timeout/--retries`
+    and fills the `teacher` field. `exclude`: fields with no option (left at their defaults; the command
+    may replace them from its own parameters).
     `flags`: option names that differ from the field's (`{"baselines": "--baseline"}`). `text`: fields
     given as one string that the config's validator parses.
     """

@@ -55,6 +55,10 @@ def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, mo
     assert run.data.tags["uue.teacher_model"] == "dev-heuristic"
     logged = {(i.dataset.name, i.tags[0].value if i.tags else "") for i in run.inputs.dataset_inputs}
     assert {name.split("/")[-1] for name, _ in logged} == {"train", "validation"}
+    (logged_model,) = mlflow.search_logged_models(
+        filter_string=f"source_run_id = '{result.run_id}'", output_format="list"
+    )
+    assert logged_model.name == "student"
 
 
 def test_without_hard_negatives_the_teacher_data_keeps_query_and_label_only(tmp_path):

@@ -46,6 +46,7 @@ def stage_configs(config: RecipeConfig) -> tuple[TrainConfig, TrainConfig]:
         max_samples=config.same_user_pairs,
         out=config.out / "same-user",
         run_name="same-user",
+        log_model=False,  # an intermediate model: only the final one goes to MLflow's model store
         **shared,
     )
     mixed = config.schedule is Schedule.mixed

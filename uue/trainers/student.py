@@ -15,6 +15,7 @@ from pathlib import Path
 
 import datasets
 import mlflow
+import mlflow.sentence_transformers
 from pydantic import BaseModel
 
 from uue.datasets.histories import iter_histories
@@ -25,7 +26,7 @@ from uue.eval.split import UserSplit, split_users
 from uue.models import offline_minilm_path, resolve_base_model
 from uue.provenance import made_by
 from uue.tracking import tracked_run
-from uue.trainers.model_card import finish_card, prepare_card
+from uue.trainers.model_card import USAGE_EXAMPLES, finish_card, prepare_card
 from uue.trainers.same_user import SameUserPair, pair_datasets, same_user_pairs
 from uue.trainers.student_config import LossKind, Objective, TrainConfig
 
@@ -295,6 +296,11 @@ def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> Trai
         metrics = final_bench(config.out, valid_set, config) if config.triplets else {}
         mlflow.log_metrics(metrics)
         mlflow.log_artifact(str(config.out / "uue_provenance.json"))
+        if config.log_model:
+            mlflow.sentence_transformers.log_model(
+                model, name="student", input_example=USAGE_EXAMPLES[:1], registered_model_name=config.register,
+                pip_requirements=[],  # offline: no requirement inference from the index
+            )  # fmt: skip
     return TrainReport(run_id=run.info.run_id, metrics=metrics, split=provenance["split"])
 
 

@@ -76,6 +76,8 @@ class TrainConfig(Config):
         default_factory=tracking_uri, description="MLflow store ($MLFLOW_TRACKING_URI, else ./mlflow.db)"
     )
     experiment: str = Field("uue-student", description="MLflow experiment name")
+    log_model: bool = Field(True, description="Log the model to MLflow (the run's Logged models panel)")
+    register: str | None = Field(None, description="Also register the logged model under this name")
     run_name: str | None = None
 
     @model_validator(mode="after")

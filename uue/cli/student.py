@@ -19,7 +19,12 @@ from uue.twotower.config import TwoTowerConfig
 
 @app.command()
 @one_line_errors
-@config_command(TrainConfig, exclude=("tracking_uri", "run_name"), text=("matryoshka_dims",))
+@config_command(
+    TrainConfig,
+    exclude=("tracking_uri", "run_name"),
+    text=("matryoshka_dims",),
+    flags={"register_as": "--register"},
+)
 def train(config: TrainConfig) -> None:
     """Train the student bi-encoder on teacher triplets and/or same-user pairs, tracked in MLflow."""
     from uue.trainers.student import train as run_train

@@ -298,7 +298,7 @@ def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> Trai
         mlflow.log_artifact(str(config.out / "uue_provenance.json"))
         if config.log_model:
             mlflow.sentence_transformers.log_model(
-                model, name="student", input_example=USAGE_EXAMPLES[:1], registered_model_name=config.register,
+                model, name="student", input_example=USAGE_EXAMPLES[:1], registered_model_name=config.register_as,
                 pip_requirements=[],  # offline: no requirement inference from the index
             )  # fmt: skip
     return TrainReport(run_id=run.info.run_id, metrics=metrics, split=provenance["split"])

@@ -77,7 +77,7 @@ class TrainConfig(Config):
     )
     experiment: str = Field("uue-student", description="MLflow experiment name")
     log_model: bool = Field(True, description="Log the model to MLflow (the run's Logged models panel)")
-    register: str | None = Field(None, description="Also register the logged model under this name")
+    register_as: str | None = Field(None, description="Also register the logged model under this name")
     run_name: str | None = None
 
     @model_validator(mode="after")

@@ -18,7 +18,8 @@ from rich.progress import (
 )
 
 from uue.cli.app import app, console, one_line_errors
-from uue.datasets.options import JoinIndex
+from uue.cli.options import config_command
+from uue.datasets.options import IngestOptions
 from uue.errors import UueError
 from uue.eval.user_vectors import Pooling
 
@@ -40,44 +41,22 @@ def _bytes_progress(files: list[Path]) -> tuple[Progress, callable]:
 
 @app.command()
 @one_line_errors
+@config_command(IngestOptions, exclude=("memory_budget_mb",), text=("since", "until", "bots"))
 def ingest(
+    config: IngestOptions,
     platform: Annotated[str, typer.Argument(help="reddit | synthpai (see `uue.datasets.registry`)")],
     out: Annotated[Path, typer.Option(help="Output directory for histories/, report.json, quarantine.jsonl")],
     files: Annotated[list[Path] | None, typer.Argument(help="Input files (.zst, .gz, .jsonl, .json)")] = None,
     comments: Annotated[list[Path] | None, typer.Option(help="Reddit comment dumps (RC_*)")] = None,
     submissions: Annotated[list[Path] | None, typer.Option(help="Reddit submission dumps (RS_*)")] = None,
-    min_activities: Annotated[int, typer.Option(help="Leave out users with fewer activities")] = 1,
-    max_users: Annotated[int | None, typer.Option(help="Keep only the N most active users")] = None,
-    since: Annotated[
-        str | None, typer.Option(help="Only activities from this date (YYYY-MM-DD, UTC)")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="Only activities before this date (YYYY-MM-DD, UTC)")
-    ] = None,
-    max_parent_depth: Annotated[int, typer.Option(help="Parent comments kept per activity")] = 8,
-    bots: Annotated[
-        str | None, typer.Option(help="Comma-separated bot accounts (replaces the default list)")
-    ] = None,
-    index: Annotated[
-        JoinIndex, typer.Option(help="Where the join of comments to threads lives")
-    ] = JoinIndex.auto,
 ) -> None:
     """Turn raw platform dumps into per-user, time-ordered histories (a Hugging Face dataset)."""
     from uue.datasets.ingest import ingest as run_ingest
-    from uue.datasets.options import IngestOptions, parse_date
 
+    options = config
     inputs = [*(submissions or []), *(comments or []), *(files or [])]
     if not inputs:
         raise UueError("no input files", hint="pass files, or --comments/--submissions for reddit")
-    options = IngestOptions(
-        min_activities=min_activities,
-        max_users=max_users,
-        since=parse_date(since),
-        until=parse_date(until),
-        max_parent_depth=max_parent_depth,
-        bots=frozenset(b.strip() for b in bots.split(",") if b.strip()) if bots is not None else None,
-        index=index,
-    )
     progress, on_progress = _bytes_progress(inputs)
     with progress:
         tally = run_ingest(platform, inputs, out, options, on_progress)

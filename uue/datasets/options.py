@@ -6,7 +6,7 @@ import os
 from datetime import datetime, timezone
 from enum import Enum
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from uue.config import Config
 from uue.errors import ConfigError
@@ -48,12 +48,30 @@ class IngestOptions(Config):
         1, ge=1, description="Leave out users with fewer activities (in the time range)"
     )
     max_users: int | None = Field(None, ge=1, description="Keep only the N most active users (ties: user id)")
-    since: int | None = Field(None, description="Only activities from this moment (unix seconds, inclusive)")
-    until: int | None = Field(None, description="Only activities before this moment (unix seconds)")
+    since: int | None = Field(
+        None, description="Only activities from this date (YYYY-MM-DD, UTC; or unix seconds)"
+    )
+    until: int | None = Field(
+        None, description="Only activities before this date (YYYY-MM-DD, UTC; or unix seconds)"
+    )
     max_parent_depth: int = Field(8, ge=0, description="Parent comments kept per activity, nearest first")
-    bots: frozenset[str] | None = Field(None, description="Bot accounts; None: the platform's default list")
+    bots: frozenset[str] | None = Field(
+        None, description="Comma-separated bot accounts (replaces the platform's default list)"
+    )
     index: JoinIndex = Field(JoinIndex.auto, description="Where parsers that join keep lines")
     memory_budget_mb: int = Field(default_factory=_default_memory_budget_mb, ge=1)
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _date_as_seconds(cls, value: object) -> object:
+        return parse_date(value) if isinstance(value, str) and not value.isdigit() else value
+
+    @field_validator("bots", mode="before")
+    @classmethod
+    def _bots_from_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(b.strip() for b in value.split(",") if b.strip())
+        return value
 
     @model_validator(mode="after")
     def _range_is_ordered(self) -> IngestOptions:

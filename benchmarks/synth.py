@@ -70,7 +70,7 @@ def run_mode(mode: str, args, defaults) -> dict:
     config = SynthConfig(
         histories=args.histories,
         out=out,
-        teacher=TeacherConfig(model=args.teacher),
+        teacher=TeacherConfig(model=args.teacher, prefill_json=args.prefill_json),
         max_users=args.users,
         min_activities=args.min_activities,
         max_positives=args.max_positives,
@@ -116,6 +116,9 @@ def main() -> None:
     parser.add_argument("--teacher", default="local/qwen2.5-coder-0.5b")
     parser.add_argument("--modes", nargs="+", default=["pivot", "activity"], choices=["pivot", "activity"])
     parser.add_argument("--activities-per-user", type=int, default=5)
+    parser.add_argument(
+        "--prefill-json", action="store_true", help="The engine writes the JSON syntax itself"
+    )
     defaults = {name: field.default for name, field in SynthConfig.model_fields.items()}
     parser.add_argument("--min-activities", type=int, default=8)
     for name in ("max_positives", "segment_size", "segment_budget", "context_budget", "candidates"):
@@ -123,7 +126,8 @@ def main() -> None:
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=defaults[name])
     args = parser.parse_args()
     load = os.getloadavg()
-    figures = {"teacher": args.teacher, "load_average_before": [round(x, 2) for x in load]}
+    figures = {"teacher": args.teacher, "prefill_json": args.prefill_json,
+               "load_average_before": [round(x, 2) for x in load]}  # fmt: skip
     for mode in args.modes:
         figures[mode] = run_mode(mode, args, defaults)
         print(json.dumps({mode: figures[mode]}, indent=2), flush=True)

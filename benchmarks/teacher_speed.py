@@ -40,10 +40,13 @@ def main() -> None:
     parser.add_argument("--teacher", default="local/qwen2.5-coder-1.5b")
     parser.add_argument("--activities", type=int, default=12)
     parser.add_argument("--skip-users", type=int, default=1300)
+    parser.add_argument(
+        "--prefill-json", action="store_true", help="The engine writes the JSON syntax itself"
+    )
     args = parser.parse_args()
     histories = islice(iter_histories(args.histories), args.skip_users, None)
     requests = label_requests(histories, 1, 4)[: args.activities + 1]
-    config = TeacherConfig(model=args.teacher, cache=False)
+    config = TeacherConfig(model=args.teacher, cache=False, prefill_json=args.prefill_json)
     lm = build_lm(config)
     engine = lm.engine
     labeller = LabelActivity()

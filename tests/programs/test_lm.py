@@ -495,3 +495,64 @@ def test_local_lms_built_twice_share_one_engine_and_serve_async_calls(tmp_path):
     assert asyncio.run(lm.acall("hi")) == ["hello"]
     loaded = dspy.LM.load_state(lm.dump_state(), allow_custom_lm_class=True)
     assert loaded.engine is lm.engine, "a loaded LM reuses the loaded model"
+
+
+# -- prefilled JSON: the engine writes the syntax, the model the values ---------------------------
+
+
+class PrefillLlama(ScriptedLlama):
+    """Answers `create_completion` with the next scripted value; a chat template for `chat_prompt`."""
+
+    metadata = {
+        "tokenizer.chat_template": "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}<assistant>"
+    }
+
+    class _Model:
+        @staticmethod
+        def token_get_text(token):
+            return {1: "<s>", 2: "</s>"}[token]
+
+    _model = _Model()
+
+    def token_eos(self):
+        return 2
+
+    def token_bos(self):
+        return 1
+
+    def create_completion(self, prompt, **kwargs):
+        self.calls.append({"prompt": prompt, **kwargs})
+        self.eval([0] * 10)
+        text = self.answers.pop(0)
+        return {"choices": [{"text": text, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": 3}}  # fmt: skip
+
+
+class Label(dspy.Signature):
+    """Label the activity."""
+
+    activity: str = dspy.InputField()
+    specific: str = dspy.OutputField(max_length=60)
+    broad: str = dspy.OutputField(max_length=32)
+
+
+def test_prefilled_json_asks_the_model_for_values_only_and_keeps_empty_answers():
+    pytest.importorskip("llama_cpp")
+    from uue.programs.lm.llamacpp_prefill import string_properties, string_value_grammar
+
+    engine = LlamaCppEngine(LlamaCppSettings(model_path="unused.gguf", prefill_json=True))
+    fake = PrefillLlama([' "Secured credit cards",', ' "Personal finance"}', ' "",', ' ""}'])
+    engine._llm = engine._instrument(fake)
+    lm = dspy.LM("local/scripted", engine=engine, temperature=0.0, max_tokens=64, num_retries=0, cache=False)
+    with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
+        out = dspy.Predict(Label)(activity="My credit union has a secured card")
+        empty = dspy.Predict(Label)(activity="lol same")
+    assert (out.specific, out.broad) == ("Secured credit cards", "Personal finance")
+    assert (empty.specific, empty.broad) == ("", "")
+    first, second = fake.calls[0]["prompt"], fake.calls[1]["prompt"]
+    assert first.startswith("<system>") and first.endswith('<assistant>{"specific":')
+    assert second.endswith('{"specific": "Secured credit cards", "broad":')  # the model's value, then syntax
+    assert string_properties('{"type": "object", "properties": {"a": {"type": "integer"}}}') is None
+    import llama_cpp
+
+    llama_cpp.LlamaGrammar.from_string(string_value_grammar(60), verbose=False)  # a valid GBNF

@@ -88,7 +88,9 @@ class SynthConfig(Config):
 
     def teacher_settings(self) -> dict:
         """What shapes a teacher answer (not where it is served from, nor how long to wait)."""
-        return self.teacher.model_dump(mode="json", include={"model", "temperature", "max_tokens", "seed"})
+        return self.teacher.model_dump(
+            mode="json", include={"model", "temperature", "max_tokens", "seed", "prefill_json"}
+        )
 
     @model_validator(mode="after")
     def _consistent(self) -> SynthConfig:

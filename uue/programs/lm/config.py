@@ -64,6 +64,10 @@ class TeacherConfig(Config):
     # 20-user synth run grew to 23 GiB and was OOM-killed. llama.cpp still reuses the previous
     # call's prefix, which is what synth's call order (a user's rounds back to back) relies on.
     prompt_cache_mb: int = Field(0, ge=0, description="RAM for llama.cpp prompt-prefix states (0 = off)")
+    prefill_json: bool = Field(
+        False,
+        description="Local model: write a string-only JSON answer field by field (the model writes the values)",
+    )
     model_cache_dir: Path | None = Field(
         None,
         description="Where local GGUF files are assembled "
@@ -124,6 +128,7 @@ def build_lm(config: TeacherConfig) -> dspy.LM:
                 temperature=config.temperature,
                 timeout_s=config.timeout_s,
                 prompt_cache_bytes=config.prompt_cache_mb << 20,
+                prefill_json=config.prefill_json,
             )
         )
         return dspy.LM(

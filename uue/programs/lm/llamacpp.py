@@ -55,6 +55,7 @@ from dspy.lm15 import TimeoutError as LM15TimeoutError
 
 from uue.errors import ConfigError
 from uue.programs.lm.llamacpp_messages import PROVIDER, chat_messages, grammar_text, parses, schema_of
+from uue.programs.lm.llamacpp_prefill import chat_prompt, string_properties, string_value_grammar
 from uue.programs.lm.llamacpp_settings import LlamaCppSettings, import_llama_cpp
 
 logger = logging.getLogger(__name__)
@@ -196,14 +197,17 @@ class LlamaCppEngine:
             kwargs["top_k"] = config.top_k
         attempts = 1 + (s.json_retries if json_wanted else 0)
         usage = {"input": 0, "output": 0, "cached": 0}
+        fields = string_properties(schema_json) if s.prefill_json and json_wanted else None
         for attempt in range(attempts):
-            text, finish, call_usage = self._generate(
-                messages,
-                grammar=grammar_text(schema_json) if json_wanted else None,
-                temperature=min(2.0, temperature + attempt * s.temperature_bump),
-                seed=seed + attempt,
-                **kwargs,
-            )
+            step = {
+                "temperature": min(2.0, temperature + attempt * s.temperature_bump),
+                "seed": seed + attempt,
+            }
+            if fields:
+                text, finish, call_usage = self._generate_fields(messages, fields, **step, **kwargs)
+            else:
+                grammar = grammar_text(schema_json) if json_wanted else None
+                text, finish, call_usage = self._generate(messages, grammar=grammar, **step, **kwargs)
             for key in usage:
                 usage[key] += call_usage[key]
             if not json_wanted or parses(text):
@@ -230,24 +234,18 @@ class LlamaCppEngine:
     def stream(self, request: Request):
         return response_to_events(self.complete(request))
 
-    def _generate(self, messages, *, grammar: str | None, temperature: float, seed: int, **kwargs):
+    def _locked_call(self, call):
+        """Run `call(llm)` (one llama.cpp generation) under the model's lock and the per-call deadline;
+        llama.cpp's errors become lm15 errors. Returns (its output, prompt tokens evaluated)."""
         llm = self.llm
         s = self.settings
-        if grammar is not None:
-            grammar = import_llama_cpp().LlamaGrammar.from_string(grammar, verbose=False)
         with self._lock:
             state = self._state
             state.prompt_eval, state.prompt_eval_s = None, 0.0
             state.deadline = time.monotonic() + s.timeout_s if s.timeout_s else None
             start = time.perf_counter()
             try:
-                out = llm.create_chat_completion(
-                    messages=messages,
-                    temperature=temperature,
-                    seed=seed,
-                    grammar=grammar,
-                    **{key: val for key, val in kwargs.items() if val is not None},
-                )
+                out = call(llm)
             except _Deadline:
                 self.stats["timeouts"] += 1
                 raise LM15TimeoutError(
@@ -266,6 +264,17 @@ class LlamaCppEngine:
             self.stats["prompt_eval_tokens"] += prompt_eval
             self.stats["prompt_eval_s"] += state.prompt_eval_s
             self.stats["generate_s"] += elapsed - state.prompt_eval_s
+        return out, prompt_eval
+
+    def _generate(self, messages, *, grammar: str | None, temperature: float, seed: int, **kwargs):
+        if grammar is not None:
+            grammar = import_llama_cpp().LlamaGrammar.from_string(grammar, verbose=False)
+        options = {key: val for key, val in kwargs.items() if val is not None}
+        out, prompt_eval = self._locked_call(
+            lambda llm: llm.create_chat_completion(
+                messages=messages, temperature=temperature, seed=seed, grammar=grammar, **options
+            )
+        )
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         prompt_tokens = int(usage.get("prompt_tokens", 0))
@@ -280,6 +289,37 @@ class LlamaCppEngine:
                 "cached": max(0, prompt_tokens - prompt_eval),
             },
         )
+
+    def _generate_fields(
+        self, messages, fields: dict[str, int | None], *, temperature: float, seed: int, **kwargs
+    ):
+        """A string-only JSON answer, the model writing only the values (see llamacpp_prefill)."""
+        llama_cpp = import_llama_cpp()
+        prompt, answer = chat_prompt(self.llm, messages) + "{", "{"
+        usage, finish, evaluated = {"input": 0, "output": 0, "cached": 0}, "stop", 0
+        budget = kwargs.get("max_tokens") or 256
+        for i, (name, max_length) in enumerate(fields.items()):
+            head = ("" if i == 0 else ", ") + json.dumps(name) + ":"
+            prompt, answer = prompt + head, answer + head
+            grammar = llama_cpp.LlamaGrammar.from_string(string_value_grammar(max_length), verbose=False)
+            out, prompt_eval = self._locked_call(
+                lambda llm, prompt=prompt, grammar=grammar, budget=budget: llm.create_completion(
+                    prompt=prompt, max_tokens=budget, temperature=temperature, seed=seed, grammar=grammar,
+                    repeat_penalty=kwargs.get("repeat_penalty") or 1.0,
+                )
+            )  # fmt: skip
+            value = out["choices"][0]["text"].removesuffix(",").removesuffix("}")  # up to the closing quote
+            call = out.get("usage") or {}
+            usage["input"] = int(call.get("prompt_tokens", 0))  # the whole prompt so far
+            usage["output"] += int(call.get("completion_tokens", 0))
+            evaluated += prompt_eval
+            usage["cached"] = max(0, usage["input"] - evaluated)
+            prompt, answer = prompt + value, answer + value
+            budget -= int(call.get("completion_tokens", 0))
+            if not (value.endswith('"') and len(value.strip()) >= 2) or budget <= 0:  # cut off: JSON retry
+                finish = "length"
+                break
+        return answer + ("}" if finish == "stop" else ""), finish, usage
 
 
 class AsyncLlamaCppEngine:

@@ -33,6 +33,7 @@ class LlamaCppSettings(Config):
         0, ge=0
     )  # see TeacherConfig.prompt_cache_mb: the states' logits are not counted
     json_schema: dict[str, Any] | None = None
+    prefill_json: bool = False  # write a string-only JSON answer field by field (llamacpp_prefill.py)
     repeat_penalty: float = Field(1.0, gt=0.0)
 
     @field_validator("model_path", mode="before")

@@ -541,7 +541,9 @@ def test_prefilled_json_asks_the_model_for_values_only_and_keeps_empty_answers()
     from uue.programs.lm.llamacpp_prefill import string_properties, string_value_grammar
 
     engine = LlamaCppEngine(LlamaCppSettings(model_path="unused.gguf", prefill_json=True))
-    fake = PrefillLlama([' "Secured credit cards",', ' "Personal finance"}', ' "",', ' ""}'])
+    # stopped by a stop string (the closing quote gone with it), an empty value, and one that is not a
+    # string at first (generated again under the grammar)
+    fake = PrefillLlama([' "Secured credit cards', ' "Personal finance', ' "', "Sure! The label is", ' ""', ' ""}'])
     engine._llm = engine._instrument(fake)
     lm = dspy.LM("local/scripted", engine=engine, temperature=0.0, max_tokens=64, num_retries=0, cache=False)
     with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
@@ -552,6 +554,8 @@ def test_prefilled_json_asks_the_model_for_values_only_and_keeps_empty_answers()
     first, second = fake.calls[0]["prompt"], fake.calls[1]["prompt"]
     assert first.startswith("<system>") and first.endswith('<assistant>{"specific":')
     assert second.endswith('{"specific": "Secured credit cards", "broad":')  # the model's value, then syntax
+    assert "stop" in fake.calls[0] and "grammar" not in fake.calls[0]  # no grammar cost when it is not needed
+    assert "grammar" in fake.calls[4]  # the broad value that was not a string, asked again under the grammar
     assert string_properties('{"type": "object", "properties": {"a": {"type": "integer"}}}') is None
     import llama_cpp
 

@@ -55,7 +55,7 @@ from dspy.lm15 import TimeoutError as LM15TimeoutError
 
 from uue.errors import ConfigError
 from uue.programs.lm.llamacpp_messages import PROVIDER, chat_messages, grammar_text, parses, schema_of
-from uue.programs.lm.llamacpp_prefill import chat_prompt, string_properties, string_value_grammar
+from uue.programs.lm.llamacpp_prefill import chat_prompt, field_stop, json_string_value, string_properties
 from uue.programs.lm.llamacpp_settings import LlamaCppSettings, import_llama_cpp
 
 logger = logging.getLogger(__name__)
@@ -294,31 +294,35 @@ class LlamaCppEngine:
         self, messages, fields: dict[str, int | None], *, temperature: float, seed: int, **kwargs
     ):
         """A string-only JSON answer, the model writing only the values (see llamacpp_prefill)."""
-        llama_cpp = import_llama_cpp()
         prompt, answer = chat_prompt(self.llm, messages) + "{", "{"
         usage, finish, evaluated = {"input": 0, "output": 0, "cached": 0}, "stop", 0
         budget = kwargs.get("max_tokens") or 256
         for i, (name, max_length) in enumerate(fields.items()):
             head = ("" if i == 0 else ", ") + json.dumps(name) + ":"
             prompt, answer = prompt + head, answer + head
-            grammar = llama_cpp.LlamaGrammar.from_string(string_value_grammar(max_length), verbose=False)
-            out, prompt_eval = self._locked_call(
-                lambda llm, prompt=prompt, grammar=grammar, budget=budget: llm.create_completion(
-                    prompt=prompt, max_tokens=budget, temperature=temperature, seed=seed, grammar=grammar,
-                    repeat_penalty=kwargs.get("repeat_penalty") or 1.0,
-                )
-            )  # fmt: skip
-            value = out["choices"][0]["text"].removesuffix(",").removesuffix("}")  # up to the closing quote
-            call = out.get("usage") or {}
-            usage["input"] = int(call.get("prompt_tokens", 0))  # the whole prompt so far
-            usage["output"] += int(call.get("completion_tokens", 0))
-            evaluated += prompt_eval
+            value = None
+            for constrained in (False, True):  # stop strings first (no grammar cost), a grammar if it fails
+                ending = field_stop(max_length, constrained)
+                out, prompt_eval = self._locked_call(
+                    lambda llm, prompt=prompt, budget=budget, ending=ending: llm.create_completion(
+                        prompt=prompt, max_tokens=budget, temperature=temperature, seed=seed,
+                        repeat_penalty=kwargs.get("repeat_penalty") or 1.0, **ending,
+                    )
+                )  # fmt: skip
+                call = out.get("usage") or {}
+                usage["output"] += int(call.get("completion_tokens", 0))
+                usage["input"] = int(call.get("prompt_tokens", 0))  # the whole prompt so far
+                evaluated += prompt_eval
+                budget -= int(call.get("completion_tokens", 0))
+                choice = out["choices"][0]
+                value = json_string_value(choice["text"]) if choice.get("finish_reason") != "length" else None
+                if value is not None or budget <= 0:
+                    break
             usage["cached"] = max(0, usage["input"] - evaluated)
-            prompt, answer = prompt + value, answer + value
-            budget -= int(call.get("completion_tokens", 0))
-            if not (value.endswith('"') and len(value.strip()) >= 2) or budget <= 0:  # cut off: JSON retry
+            if value is None:  # no string even under the grammar (cut off): the JSON retry takes over
                 finish = "length"
                 break
+            prompt, answer = prompt + " " + value, answer + " " + value
         return answer + ("}" if finish == "stop" else ""), finish, usage
 
 

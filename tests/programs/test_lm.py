@@ -543,7 +543,9 @@ def test_prefilled_json_asks_the_model_for_values_only_and_keeps_empty_answers()
     engine = LlamaCppEngine(LlamaCppSettings(model_path="unused.gguf", prefill_json=True))
     # stopped by a stop string (the closing quote gone with it), an empty value, and one that is not a
     # string at first (generated again under the grammar)
-    fake = PrefillLlama([' "Secured credit cards', ' "Personal finance', ' "', "Sure! The label is", ' ""', ' ""}'])
+    fake = PrefillLlama(
+        [' "Secured credit cards', ' "Personal finance', ' "', "Sure! The label is", ' ""', ' ""}']
+    )
     engine._llm = engine._instrument(fake)
     lm = dspy.LM("local/scripted", engine=engine, temperature=0.0, max_tokens=64, num_retries=0, cache=False)
     with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):

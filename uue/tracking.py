@@ -56,3 +56,16 @@ def numeric(figures: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
         for k, v in figures.items()
         if isinstance(v, int | float) and not isinstance(v, bool) and v is not None
     }
+
+
+def dataset_input(dataset: Any, source: str, name: str) -> Any:
+    """An MLflow dataset of a Hugging Face dataset's plain columns (strings and numbers): MLflow cannot
+    infer a schema for list columns that are empty in every row (a pivot-only column in activity triplets)."""
+    import mlflow
+
+    flat = [
+        c
+        for c, f in dataset.features.items()
+        if getattr(f, "dtype", None) in ("string", "float32", "float64", "int64", "int32")
+    ]
+    return mlflow.data.from_huggingface(dataset.select_columns(flat), path=source, name=name)

@@ -8,7 +8,7 @@ from uue.eval.bench import BenchConfig, BenchReport, is_baseline, load_triplets,
 from uue.eval.embedders import make_embedder
 from uue.eval.report import write_report
 from uue.eval.tasks import Task, TaskConfig, run_tasks
-from uue.tracking import tracked_run
+from uue.tracking import dataset_input, tracked_run
 
 
 def run_suite(
@@ -43,8 +43,9 @@ def log_bench(config: BenchConfig, report: BenchReport) -> None:
 
     mlflow.log_params({k: str(v) for k, v in config.model_dump(mode="json").items()})
     table = load_triplets(config.triplets)
-    mlflow.log_input(mlflow.data.from_huggingface(table, path=str(config.triplets.resolve()),
-                                                  name=config.triplets.name), context="evaluation")  # fmt: skip
+    mlflow.log_input(
+        dataset_input(table, str(config.triplets.resolve()), config.triplets.name), context="evaluation"
+    )
     metrics = {}
     for model, result in report.models.items():
         key = model.replace(":", "_").replace("/", "_")[-60:]

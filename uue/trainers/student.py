@@ -25,7 +25,7 @@ from uue.eval.embedders import SentenceTransformerEmbedder
 from uue.eval.split import UserSplit, split_users
 from uue.models import offline_minilm_path, resolve_base_model
 from uue.provenance import made_by
-from uue.tracking import tracked_run
+from uue.tracking import dataset_input, tracked_run
 from uue.trainers.model_card import USAGE_EXAMPLES, finish_card, prepare_card
 from uue.trainers.same_user import SameUserPair, pair_datasets, same_user_pairs
 from uue.trainers.student_config import LossKind, Objective, TrainConfig
@@ -63,7 +63,7 @@ def log_training_inputs(train_data, valid_set: datasets.Dataset, config: TrainCo
     source = str((config.triplets or config.histories).resolve())
     parts = train_data if isinstance(train_data, dict) else {"train": train_data}
     for name, part in {**parts, "validation": valid_set}.items():
-        dataset = mlflow.data.from_huggingface(part, path=source, name=f"{Path(source).name}/{name}")
+        dataset = dataset_input(part, source, f"{Path(source).name}/{name}")
         mlflow.log_input(dataset, context="validation" if name == "validation" else "training")
 
 

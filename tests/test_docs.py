@@ -42,6 +42,25 @@ def shown_commands() -> list[tuple[str, str]]:
     return found
 
 
+def makefile_commands() -> list[tuple[str, str]]:
+    """(Makefile:line, command) of every `$(BIN)/uue ...` recipe line, continuations joined."""
+    found, pending, start = [], "", 0
+    for number, line in enumerate((ROOT / "Makefile").read_text().splitlines(), start=1):
+        text = line.strip()
+        if not pending and "$(BIN)/uue " not in text:
+            continue
+        if not pending:
+            pending, start = text[text.index("$(BIN)/uue ") :].replace("$(BIN)/uue", "uue"), number
+        else:
+            pending += " " + text
+        if pending.endswith("\\"):
+            pending = pending[:-1]
+            continue
+        found.append((f"Makefile:{start}", pending.split(" || ")[0]))
+        pending = ""
+    return found
+
+
 def resolve(tokens: list[str]):
     command = get_command(app)
     tokens = tokens[1:]  # "uue"
@@ -50,7 +69,7 @@ def resolve(tokens: list[str]):
     return command, tokens
 
 
-COMMANDS = shown_commands()
+COMMANDS = shown_commands() + makefile_commands()
 
 
 def test_the_docs_show_commands():

@@ -51,6 +51,7 @@ def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, mo
     run = mlflow.get_run(result.run_id)
     metrics = run.data.metrics
     assert "eval_valid_cosine_accuracy" in metrics and "train_loss" in metrics
+    assert any(k.startswith("eval_valid-retrieval_cosine_mrr") for k in metrics), sorted(metrics)  # per step
     assert {"bench/dim32/sampled_recall_at_1", "bench/dim384/full_mrr"} <= set(metrics)
     assert run.data.tags["uue.teacher_model"] == "dev-heuristic"
     logged = {(i.dataset.name, i.tags[0].value if i.tags else "") for i in run.inputs.dataset_inputs}

@@ -122,6 +122,25 @@ def build_loss(model, config: TrainConfig):
     return loss
 
 
+def retrieval_evaluator(valid: datasets.Dataset, batch_size: int):
+    """The bench's question at every evaluation step: each validation query against every validation
+    label (positives and negatives), sentence-transformers' InformationRetrievalEvaluator (MRR@10,
+    Recall@k, NDCG@10 per step in MLflow)."""
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    anchor, positive, negative = valid.column_names
+    labels = list(dict.fromkeys([*valid[positive], *valid[negative]]))
+    corpus = {f"d{i}": text for i, text in enumerate(labels)}
+    ids = {text: key for key, text in corpus.items()}
+    queries = {f"q{i}": text for i, text in enumerate(valid[anchor])}
+    relevant = {f"q{i}": {ids[text]} for i, text in enumerate(valid[positive])}
+    return InformationRetrievalEvaluator(
+        queries, corpus, relevant, name="valid-retrieval", mrr_at_k=[10], ndcg_at_k=[10],
+        accuracy_at_k=[1, 5], precision_recall_at_k=[1, 5], map_at_k=[10], batch_size=batch_size,
+        show_progress_bar=False, write_csv=False,
+    )  # fmt: skip
+
+
 def build_trainer(
     model,
     loss,
@@ -132,7 +151,7 @@ def build_trainer(
 ):
     """`train`: (anchor, positive[, negative]) columns, or a dict of such datasets (every batch is
     drawn from one of them); `valid`: (anchor, positive, negative) columns, in that order."""
-    from sentence_transformers.sentence_transformer.evaluation import TripletEvaluator
+    from sentence_transformers.sentence_transformer.evaluation import SequentialEvaluator, TripletEvaluator
     from sentence_transformers.sentence_transformer.trainer import SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.training_args import (
         BatchSamplers,
@@ -163,7 +182,7 @@ def build_trainer(
         dataloader_num_workers=0,
     )
     anchor, positive, negative = valid.column_names
-    evaluator = TripletEvaluator(
+    triplets = TripletEvaluator(
         valid[anchor],
         valid[positive],
         valid[negative],
@@ -171,6 +190,7 @@ def build_trainer(
         write_csv=False,
         batch_size=config.batch_size,
     )
+    evaluator = SequentialEvaluator([triplets, retrieval_evaluator(valid, config.batch_size)])
     return SentenceTransformerTrainer(
         model=model, args=args, train_dataset=train, eval_dataset=valid, loss=loss, evaluator=evaluator
     )

@@ -53,13 +53,12 @@ def ingest(
     """Turn raw platform dumps into per-user, time-ordered histories (a Hugging Face dataset)."""
     from uue.datasets.ingest import ingest as run_ingest
 
-    options = config
     inputs = [*(submissions or []), *(comments or []), *(files or [])]
     if not inputs:
         raise UueError("no input files", hint="pass files, or --comments/--submissions for reddit")
     progress, on_progress = _bytes_progress(inputs)
     with progress:
-        tally = run_ingest(platform, inputs, out, options, on_progress)
+        tally = run_ingest(platform, inputs, out, config, on_progress)
     for problem in tally.problems:
         console.print(f"[yellow]warning:[/yellow] {escape(problem)}", highlight=False, soft_wrap=True)
     if tally.problem_count > len(tally.problems):

@@ -75,6 +75,7 @@ def embed_users(
     if not isinstance(embedder, DenseEmbedder):
         raise ConfigError(f"{model_name} has no vectors", hint="`uue embed` needs a dense model, not bm25")
     old = _read(out)
+    progress = on_progress or (lambda users: None)
     rows: list[dict] = []
     pending: list[tuple[History, str]] = []
 
@@ -90,6 +91,7 @@ def embed_users(
             }
             for (h, c), v in zip(pending, vectors, strict=True)
         )
+        progress(len(pending))
         pending.clear()
 
     embedded = reused = 0
@@ -103,21 +105,14 @@ def embed_users(
         ):
             rows.append(previous)
             reused += 1
-            if on_progress:
-                on_progress(1)
+            progress(1)
             continue
         pending.append((history, digest))
         embedded += 1
         if len(pending) >= batch_users:
-            done = len(pending)
             flush()
-            if on_progress:
-                on_progress(done)
     if pending:
-        done = len(pending)
         flush()
-        if on_progress:
-            on_progress(done)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
     pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), tmp)

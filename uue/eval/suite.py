@@ -21,14 +21,13 @@ def run_suite(
     with tracked_run("uue-bench", f"bench-{config.triplets.name}", config.track) as run:
         embedders = {spec: make_embedder(spec) for spec in dict.fromkeys(config.models)}
         report = run_bench(config, embedders)
+        table = load_triplets(config.triplets) if tasks or run is not None else None  # read once for both
         if tasks:
             trained = [spec for spec in embedders if not is_baseline(spec)]
-            report.tasks = run_tasks(
-                list(tasks), embedders, task_config, load_triplets(config.triplets), trained
-            )
+            report.tasks = run_tasks(list(tasks), embedders, task_config, table, trained)
         report.report_path = str(write_report(report, config.out or default_out(config)))
         if run is not None:
-            log_bench(config, report)
+            log_bench(config, report, table)
     return report
 
 
@@ -37,12 +36,11 @@ def default_out(config: BenchConfig):
     return config.triplets.with_name(config.triplets.name + ".bench")
 
 
-def log_bench(config: BenchConfig, report: BenchReport) -> None:
+def log_bench(config: BenchConfig, report: BenchReport, table) -> None:
     """Params, every model's means and interval bounds as metrics, the triplets as the run's input."""
     import mlflow
 
     mlflow.log_params({k: str(v) for k, v in config.model_dump(mode="json").items()})
-    table = load_triplets(config.triplets)
     mlflow.log_input(
         dataset_input(table, str(config.triplets.resolve()), config.triplets.name), context="evaluation"
     )

@@ -16,6 +16,7 @@ from uue.datasets.records import Activity
 from uue.datasets.render import TokenCounter, approximate_tokens
 from uue.datasets.student_view import render_student_view
 from uue.eval.split import is_held_out
+from uue.programs.label_job import threads_of
 from uue.programs.labels import read_labels
 from uue.twotower.config import TwoTowerConfig
 
@@ -51,9 +52,7 @@ def load_examples(config: TwoTowerConfig, held_out: bool) -> list[Example]:
     for history in iter_histories(config.histories):
         if is_held_out(history.user_id, config.valid_fraction, config.split_seed) != held_out:
             continue
-        threads: dict[str, list[Activity]] = {}
-        for a in history.activities:
-            threads.setdefault(a.thread_id or a.activity_id, []).append(a)
+        threads = threads_of(history)
         for activity in history.activities:
             label = labels.get(activity.activity_id)
             if label is None:

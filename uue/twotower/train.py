@@ -96,7 +96,8 @@ def train_two_tower(config: TwoTowerConfig) -> TwoTowerReport:
     if config.max_steps > 0:
         batches = batches[: config.max_steps]
     generator = torch.Generator().manual_seed(config.seed)
-    started, loss_value, pool_vectors = time.perf_counter(), math.nan, None
+    started, loss_value = time.perf_counter(), math.nan
+    pool_vectors = None  # set at step 0: the encoded pool, or zeros for random sampling (scores unused)
     with tracked_run("uue-two-tower", config.out.name, config.track) as run:
         if run is not None:
             import mlflow
@@ -108,8 +109,8 @@ def train_two_tower(config: TwoTowerConfig) -> TwoTowerReport:
                 pool_vectors = encode_pool(model, pool)
             users = model.users([e.chunks for e in batch])
             items = model.items([e.statement for e in batch])
-            if config.negatives is NegativeKind.random:
-                pool_vectors = torch.zeros(len(pool), users.shape[1])  # scores unused by random sampling
+            if pool_vectors is None:
+                pool_vectors = torch.zeros(len(pool), users.shape[1])
             negatives = negatives_for(model, users, batch, pool, pool_vectors, index, own, config, generator)
             loss = symmetric_info_nce(users, items, model.temperature(), negatives)
             optimizer.zero_grad(set_to_none=True)

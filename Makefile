@@ -11,10 +11,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# llama.cpp is built from source for this CPU (-march=native), but without its AMX kernels: on a
+# Sapphire Rapids VM (2026-12-02, and CI) they crashed the first decode (segfault in llama_decode);
+# AVX-512 stays. --no-cache-dir: a wheel pip cached from an earlier build would skip these flags.
+LLAMA_CMAKE_ARGS ?= -DCMAKE_C_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" \
+	-DCMAKE_CXX_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+
 # torch is pinned first: the CPU build of 2.13.0 lies on disk, a bare `torch` would pull GBs of CUDA.
 install: $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[local,local-1p5b,dev,baselines]"
+	CMAKE_ARGS='$(LLAMA_CMAKE_ARGS)' $(BIN)/pip install -q --no-cache-dir -e ".[local,local-1p5b,dev,baselines]"
 
 DEMO_USERS ?= 6
 # The better labels per CPU hour (benchmarks/teacher_choice.py, README "Teacher").
@@ -46,13 +52,17 @@ $(SCALE_OUT)/histories/report.json: | install
 		--comments $(SHARED)/reddit-college/RC_reddit-college.zst --min-activities 10 --out $(SCALE_OUT)/histories
 
 # The headline: triplets rebuilt from the committed teacher labels (no LLM call), the student recipe
-# (same-user pairs and teacher triplets), the held-out table.
+# (same-user pairs and teacher triplets whose query holds the labelled activity), the held-out table
+# (whose interest queries leave the labelled thread out: the from-labels triplets).
 student: install $(SCALE_OUT)/histories/report.json
 	$(BIN)/uue synth --mode activity --labels $(LABELS) --negatives mined --histories $(SCALE_OUT)/histories \
 		--out $(SCALE_OUT)/from-labels
-	$(BIN)/uue student --histories $(SCALE_OUT)/histories --triplets $(SCALE_OUT)/from-labels --out $(STUDENT_OUT)
+	$(BIN)/uue synth --mode activity --labels $(LABELS) --negatives mined --histories $(SCALE_OUT)/histories \
+		--query-scope with-activity --out $(SCALE_OUT)/from-labels-with-activity
+	$(BIN)/uue student --histories $(SCALE_OUT)/histories --triplets $(SCALE_OUT)/from-labels \
+		--train-triplets $(SCALE_OUT)/from-labels-with-activity --out $(STUDENT_OUT)
 
-SCALE_USERS ?= 1200
+SCALE_USERS ?= 1250
 
 # The scale run's teacher job (hours; resumable): labels the newest 5 activities of the first
 # $(SCALE_USERS) users with the 1.5B, counting the committed labels as done. Stop it at any time

@@ -1,7 +1,9 @@
 """Does the student beat its base? The held-out table and the learning curve over teacher triplets.
 
 Run: python benchmarks/student.py --histories out/scale/histories --triplets out/scale/from-labels \
-         --out runs/student-curve [--sizes 500 1000 2000 0] [--plot docs/learning_curve.png]
+         --train-triplets out/scale/from-labels-with-activity --out out/student \
+         [--sizes 500 1000 2000 0] [--plot docs/learning_curve.png]
+(`--out out/student` reuses the two models `make student` trained.)
 
 Arms, all from base MiniLM and all benched on the same held-out users (the `--valid-fraction` hash
 split): same-user pre-training only; teacher triplets only, on the first N training triplets for each
@@ -95,6 +97,9 @@ def main() -> None:
     )
     parser.add_argument("--histories", type=Path, required=True)
     parser.add_argument("--triplets", type=Path, required=True)
+    parser.add_argument(
+        "--train-triplets", type=Path, help="Train on these triplets (as `uue student --train-triplets`)"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/student-curve"))
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 2000, 0])
     parser.add_argument("--valid-fraction", type=float, default=0.2)
@@ -130,7 +135,7 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=Path("docs/learning_curve.png"))
     args = parser.parse_args()
     recipe = RecipeConfig(
-        histories=args.histories, triplets=args.triplets, out=args.out, valid_fraction=args.valid_fraction,
+        histories=args.histories, triplets=args.triplets, train_triplets=args.train_triplets, out=args.out, valid_fraction=args.valid_fraction,
         same_user_pairs=args.same_user_pairs, max_users=args.max_users, baselines=args.baselines,
         schedule=args.schedule, loss=args.loss, hard_negatives=args.hard_negatives,
     )  # fmt: skip

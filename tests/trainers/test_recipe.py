@@ -42,6 +42,9 @@ def test_the_schedules_train_the_final_model_from_the_right_base(tmp_path):
     _, sequential = stage_configs(RecipeConfig(**settings, schedule="sequential"))
     assert (sequential.objective, sequential.base_model) == ("triplets", str(tmp_path / "s" / "same-user"))
     assert sequential.same_user_pairs is None and sequential.hard_negatives
+    assert mixed.triplets == tmp_path / "t"
+    _, with_activity = stage_configs(RecipeConfig(**settings, train_triplets=tmp_path / "w"))
+    assert with_activity.triplets == tmp_path / "w"  # trains on these; the held-out table reads --triplets
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ import pytest
 
 from tests.dev_triplets import write_toy_corpus
 from uue.trainers.student import train, triplet_data
-from uue.trainers.student_config import TrainConfig
+from uue.trainers.student_config import Precision, TrainConfig, cpu_has_native_bf16
 
 
 @pytest.mark.slow
@@ -22,6 +22,7 @@ def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, mo
         max_seq_length=64,
         valid_fraction=0.3,
         matryoshka_dims=[32, 384],
+        precision="bf16",  # autocast end to end (emulated where the CPU lacks bf16: 2 short steps)
         tracking_uri=uri,
         experiment="test",
     )
@@ -37,6 +38,7 @@ def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, mo
         and provenance["triplets_report"]["kind"] == "dev-triplets"
     )
     assert provenance["made_by"]["settings"]["base_model"] == "minilm"  # the typed config, as JSON
+    assert provenance["made_by"]["settings"]["precision"] == "bf16"
     assert provenance["split"]["train_users"] > 0 and provenance["split"]["valid_users"] > 0
     assert not (tmp_path / "model" / "checkpoints").exists() and (tmp_path / "model.checkpoints").is_dir()
     card = (tmp_path / "model" / "README.md").read_text()
@@ -79,3 +81,22 @@ def test_the_mixed_objective_needs_histories_and_triplets(tmp_path):
         TrainConfig(objective="mixed", triplets=tmp_path, out=tmp_path)
     with pytest.raises(ValueError, match="mixed objective needs --triplets"):
         TrainConfig(objective="mixed", histories=tmp_path, out=tmp_path)
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_computes_it_natively(tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor : 0\nflags : fpu sse2 avx2 avx512f avx512_bf16\n")
+    assert cpu_has_native_bf16(cpuinfo)
+    cpuinfo.write_text("processor : 0\nflags : fpu sse2 avx2 avx512f\n")  # bf16 would be emulated
+    assert not cpu_has_native_bf16(cpuinfo)
+    assert not cpu_has_native_bf16(tmp_path / "missing")
+
+    import uue.trainers.student_config as student_config
+
+    config = TrainConfig(triplets=tmp_path, out=tmp_path / "m")
+    assert config.precision is Precision.auto
+    for native in (True, False):
+        monkeypatch.setattr(student_config, "cpu_has_native_bf16", lambda native=native: native)
+        assert config.bf16 is native
+        assert config.model_copy(update={"precision": Precision.fp32}).bf16 is False
+        assert config.model_copy(update={"precision": Precision.bf16}).bf16 is True

@@ -40,6 +40,7 @@ def stage_configs(config: RecipeConfig) -> tuple[TrainConfig, TrainConfig]:
         histories=config.histories,
         pair_rounds=1,
         loss=config.loss,
+        precision=config.precision,
     )
     same_user = TrainConfig(
         objective=Objective.same_user,
@@ -52,7 +53,7 @@ def stage_configs(config: RecipeConfig) -> tuple[TrainConfig, TrainConfig]:
     mixed = config.schedule is Schedule.mixed
     final = TrainConfig(
         objective=Objective.mixed if mixed else Objective.triplets,
-        triplets=config.triplets,
+        triplets=config.train_triplets or config.triplets,
         hard_negatives=config.hard_negatives,
         same_user_pairs=config.same_user_pairs if mixed else None,
         base_model="minilm" if mixed else str(same_user.out),

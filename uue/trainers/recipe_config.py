@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field
 
 from uue.config import Config
-from uue.trainers.student_config import LossKind
+from uue.trainers.student_config import LossKind, Precision
 
 
 class Schedule(str, Enum):
@@ -18,7 +18,14 @@ class Schedule(str, Enum):
 
 class RecipeConfig(Config):
     histories: Path = Field(description="Directory written by `uue ingest` (same-user pairs, user tasks)")
-    triplets: Path = Field(description="Directory written by `uue synth` (teacher triplets)")
+    triplets: Path = Field(
+        description="Directory written by `uue synth`: its held-out users' triplets are benched"
+    )
+    train_triplets: Path | None = Field(
+        None,
+        description="Teacher triplets to train on (default: --triplets), e.g. `uue synth --query-scope "
+        "with-activity`; users are split the same way, and the held-out table still reads --triplets",
+    )
     out: Path = Field(description="Output: same-user/, best/ and report.json")
     valid_fraction: float = Field(0.2, gt=0, lt=1, description="Held-out share of users")
     same_user_pairs: int = Field(3000, ge=2, description="Same-user pairs (one per user)")
@@ -28,6 +35,9 @@ class RecipeConfig(Config):
     epochs: float = Field(1.0, gt=0, description="Epochs of each stage")
     batch_size: int = Field(32, ge=2)
     learning_rate: float = Field(2e-5, gt=0)
+    precision: Precision = Field(
+        Precision.auto, description="Training precision of every stage (as `uue train`)"
+    )
     baselines: list[str] = Field(default_factory=lambda: ["bm25", "minilm"], description="--model strings")
     max_users: int = Field(300, ge=2, description="Held-out users of the user tasks")
     max_steps: int = Field(-1, description="Stop each stage after N steps (-1: run the epochs; smoke runs)")

@@ -179,6 +179,7 @@ def build_trainer(
         report_to=report_to,
         run_name=config.run_name,
         use_cpu=True,
+        bf16=config.bf16,
         dataloader_num_workers=0,
     )
     anchor, positive, negative = valid.column_names

@@ -19,6 +19,21 @@ class LossKind(str, Enum):
     gist = "gist"
 
 
+class Precision(str, Enum):
+    auto = "auto"  # bf16 where the CPU computes it natively (AMX / AVX512-BF16), else fp32
+    fp32 = "fp32"
+    bf16 = "bf16"  # torch CPU autocast: weights and optimizer stay fp32, matmuls run in bf16
+
+
+def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """AMX or AVX512-BF16 in the CPU flags: there bf16 autocast is fast; elsewhere it is emulated (slow)."""
+    try:
+        flags = next((line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return bool({"amx_bf16", "avx512_bf16"} & set(flags.split()))
+
+
 class Objective(str, Enum):
     triplets = "triplets"  # teacher triplets: context -> positive label, vs its hard negative
     same_user = "same-user"  # teacher-free: two disjoint windows of one user's history
@@ -54,6 +69,9 @@ class TrainConfig(Config):
     learning_rate: float = Field(2e-5, gt=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     loss: LossKind = LossKind.mnrl
+    precision: Precision = Field(
+        Precision.auto, description="auto (bf16 on CPUs with native bf16) | fp32 | bf16 (autocast)"
+    )
     mini_batch_size: int = Field(32, ge=1, description="GradCache mini-batch of cached-mnrl")
     matryoshka_dims: list[int] = Field(
         default_factory=list, description="e.g. 32,64,128,256,384 (empty: off)"
@@ -79,6 +97,12 @@ class TrainConfig(Config):
     log_model: bool = Field(True, description="Log the model to MLflow (the run's Logged models panel)")
     register_as: str | None = Field(None, description="Also register the logged model under this name")
     run_name: str | None = None
+
+    @property
+    def bf16(self) -> bool:
+        if self.precision is Precision.auto:
+            return cpu_has_native_bf16()
+        return self.precision is Precision.bf16
 
     @model_validator(mode="after")
     def _objective_has_data(self) -> TrainConfig:

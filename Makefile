@@ -52,15 +52,16 @@ $(SCALE_OUT)/histories/report.json: | install
 		--comments $(SHARED)/reddit-college/RC_reddit-college.zst --min-activities 10 --out $(SCALE_OUT)/histories
 
 # The headline: triplets rebuilt from the committed teacher labels (no LLM call), the student recipe
-# (same-user pairs and teacher triplets whose query holds the labelled activity), the held-out table
-# (whose interest queries leave the labelled thread out: the from-labels triplets).
+# (same-user pre-training, then teacher triplets whose query holds the labelled activity: sequential,
+# which trains the same-user pairs once where mixed trains them twice), the held-out table (whose
+# interest queries leave the labelled thread out: the from-labels triplets).
 student: install $(SCALE_OUT)/histories/report.json
 	$(BIN)/uue synth --mode activity --labels $(LABELS) --negatives mined --histories $(SCALE_OUT)/histories \
 		--out $(SCALE_OUT)/from-labels
 	$(BIN)/uue synth --mode activity --labels $(LABELS) --negatives mined --histories $(SCALE_OUT)/histories \
 		--query-scope with-activity --out $(SCALE_OUT)/from-labels-with-activity
 	$(BIN)/uue student --histories $(SCALE_OUT)/histories --triplets $(SCALE_OUT)/from-labels \
-		--train-triplets $(SCALE_OUT)/from-labels-with-activity --out $(STUDENT_OUT)
+		--train-triplets $(SCALE_OUT)/from-labels-with-activity --schedule sequential --out $(STUDENT_OUT)
 
 SCALE_USERS ?= 1250
 

@@ -28,6 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from uue.eval.embedders import make_embedder  # noqa: E402
 from uue.eval.heldout import HeldOutConfig, HeldOutReport, held_out_report, markdown_table  # noqa: E402
 from uue.tracking import tracked_run  # noqa: E402
+from uue.trainers.merge import MergeConfig, merge_models  # noqa: E402
 from uue.trainers.recipe import RecipeConfig, Schedule, stage_configs  # noqa: E402
 from uue.trainers.student import train_or_reuse  # noqa: E402
 from uue.trainers.student_config import LossKind, Objective  # noqa: E402
@@ -106,7 +107,7 @@ def main() -> None:
     parser.add_argument("--same-user-pairs", type=int, default=3000)
     parser.add_argument("--max-users", type=int, default=300)
     parser.add_argument("--baselines", nargs="+", default=["bm25", "minilm", "mpnet"])
-    parser.add_argument("--schedule", choices=[s.value for s in Schedule], default="mixed")
+    parser.add_argument("--schedule", choices=[s.value for s in Schedule], default="sequential")
     parser.add_argument("--loss", choices=[k.value for k in LossKind], default="mnrl")
     parser.add_argument("--no-hard-negatives", dest="hard_negatives", action="store_false")
     parser.add_argument(
@@ -130,6 +131,15 @@ def main() -> None:
         metavar="LABELS",
         help="Also train seed 003's two-tower model on these teacher labels (attention pooling, and the "
         "mean-pooling ablation) and bench it on the same held-out users",
+    )
+    parser.add_argument(
+        "--merge",
+        type=float,
+        nargs="+",
+        default=[],
+        metavar="WEIGHT",
+        help="Also bench the weight average of the same-user model and same-user+teacher (`uue merge`, "
+        "WiSE-FT) at these shares of the fine-tuned model",
     )
     parser.add_argument("--ranks", type=Path, default=Path("runs/ranks"), help="Rank cache shared by runs")
     parser.add_argument("--plot", type=Path, default=Path("docs/learning_curve.png"))
@@ -160,6 +170,14 @@ def main() -> None:
         counts[str(config.out)] = result.split["train_examples"]
         print(f"{name}: {result.split['train_examples']} training examples", flush=True)
     specs = [*args.baselines, *(str(c.out) for c in trained.values())]
+    merged = {}
+    for weight in args.merge:
+        config = MergeConfig(base=str(same_user.out), tuned=str(combined.out), weight=weight,
+                             out=args.out / f"merged-{weight:g}")  # fmt: skip
+        if not (config.out / "uue_provenance.json").is_file():  # resumable: a merged arm is kept
+            merge_models(config)
+        merged[str(config.out)] = f"merged-{weight:g}"
+        specs.append(str(config.out))
     if args.two_tower:
         from uue.twotower.config import TwoTowerConfig
         from uue.twotower.train import train_two_tower
@@ -177,7 +195,7 @@ def main() -> None:
                       max_users=args.max_users),
         cache_dir=args.ranks,
     )  # fmt: skip
-    names = {str(c.out): name for name, c in trained.items()}
+    names = {str(c.out): name for name, c in trained.items()} | merged
     names.update({f"two-tower:{args.out / n}": n for n in ("two-tower", "two-tower-mean")})
     table = markdown_table(report, names)
     print(table)

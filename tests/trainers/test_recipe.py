@@ -35,15 +35,19 @@ def corpus(n_users: int = 40, n_activities: int = 20) -> list[History]:
 
 def test_the_schedules_train_the_final_model_from_the_right_base(tmp_path):
     settings = dict(histories=tmp_path / "h", triplets=tmp_path / "t", out=tmp_path / "s")
-    same_user, mixed = stage_configs(RecipeConfig(**settings, hard_negatives=False, loss="gist"))
+    same_user, mixed = stage_configs(
+        RecipeConfig(**settings, schedule="mixed", hard_negatives=False, loss="gist")
+    )
     assert (same_user.objective, same_user.base_model, same_user.max_samples) == ("same-user", "minilm", 3000)
     assert (mixed.objective, mixed.base_model, mixed.same_user_pairs) == ("mixed", "minilm", 3000)
     assert not mixed.hard_negatives and mixed.loss == same_user.loss == "gist"
-    _, sequential = stage_configs(RecipeConfig(**settings, schedule="sequential"))
+    _, sequential = stage_configs(RecipeConfig(**settings))  # the default
     assert (sequential.objective, sequential.base_model) == ("triplets", str(tmp_path / "s" / "same-user"))
     assert sequential.same_user_pairs is None and sequential.hard_negatives
     assert mixed.triplets == tmp_path / "t"
-    _, with_activity = stage_configs(RecipeConfig(**settings, train_triplets=tmp_path / "w"))
+    _, with_activity = stage_configs(
+        RecipeConfig(**settings, schedule="mixed", train_triplets=tmp_path / "w")
+    )
     assert with_activity.triplets == tmp_path / "w"  # trains on these; the held-out table reads --triplets
 
 

@@ -12,6 +12,7 @@ from uue.cli.options import config_command
 from uue.errors import UueError
 from uue.eval.bench import BenchConfig
 from uue.eval.tasks import Task, TaskConfig
+from uue.trainers.merge import MergeConfig
 from uue.trainers.recipe_config import RecipeConfig
 from uue.trainers.student_config import TrainConfig
 from uue.twotower.config import TwoTowerConfig
@@ -46,6 +47,16 @@ def student(config: RecipeConfig) -> None:
     report = run_recipe(config)
     typer.echo(markdown_table(report.held_out))
     console.print(f"[green]wrote[/green] {report.best_model} and {config.out / 'report.json'}")
+
+
+@app.command()
+@one_line_errors
+@config_command(MergeConfig)
+def merge(config: MergeConfig) -> None:
+    """One student from a model and its fine-tuned descendant: weight averaging (WiSE-FT)."""
+    from uue.trainers.merge import merge_models
+
+    console.print(f"[green]wrote[/green] {merge_models(config)}")
 
 
 @app.command()

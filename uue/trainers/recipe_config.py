@@ -29,7 +29,10 @@ class RecipeConfig(Config):
     out: Path = Field(description="Output: same-user/, best/ and report.json")
     valid_fraction: float = Field(0.2, gt=0, lt=1, description="Held-out share of users")
     same_user_pairs: int = Field(3000, ge=2, description="Same-user pairs (one per user)")
-    schedule: Schedule = Field(Schedule.mixed, description="How the teacher triplets join the pairs")
+    schedule: Schedule = Field(
+        Schedule.sequential,
+        description="How the teacher triplets join the pairs (sequential: measured at scale)",
+    )
     hard_negatives: bool = Field(True, description="Train on the triplets' mined negatives too")
     loss: LossKind = Field(LossKind.mnrl, description="mnrl | gist (guided in-batch negatives)")
     epochs: float = Field(1.0, gt=0, description="Epochs of each stage")

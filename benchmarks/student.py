@@ -8,7 +8,8 @@ Run: python benchmarks/student.py --histories out/scale/histories --triplets out
 Arms, all from base MiniLM and all benched on the same held-out users (the `--valid-fraction` hash
 split): same-user pre-training only; teacher triplets only, on the first N training triplets for each
 `--sizes` (0 = all); same-user then all teacher triplets (the `uue student` recipe). Rows beside
-them: BM25, base MiniLM and all-mpnet-base-v2. Every figure is a mean with a paired 95% bootstrap
+them: BM25, base MiniLM and all-mpnet-base-v2, and the recipe's `best/`, the weight average of the
+same-user model and same-user+teacher (merged-0.5; `--merge` adds other shares). Every figure is a mean with a paired 95% bootstrap
 interval against base MiniLM. Trained arms and their ranks are reused on a rerun (resumable); the
 table, the curve (PNG, also logged to MLflow with the table) and `--out/curve.json` are rewritten.
 """
@@ -28,8 +29,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from uue.eval.embedders import make_embedder  # noqa: E402
 from uue.eval.heldout import HeldOutConfig, HeldOutReport, held_out_report, markdown_table  # noqa: E402
 from uue.tracking import tracked_run  # noqa: E402
-from uue.trainers.merge import MergeConfig, merge_models  # noqa: E402
-from uue.trainers.recipe import RecipeConfig, Schedule, stage_configs  # noqa: E402
+from uue.trainers.merge import merge_or_reuse  # noqa: E402
+from uue.trainers.recipe import RecipeConfig, Schedule, merge_config, stage_configs  # noqa: E402
 from uue.trainers.student import train_or_reuse  # noqa: E402
 from uue.trainers.student_config import LossKind, Objective  # noqa: E402
 
@@ -55,7 +56,9 @@ def teacher_arm(recipe: RecipeConfig, size: int, template):
     )
 
 
-def plot(report: HeldOutReport, arms: dict[str, int], names: dict[str, str], path: Path):
+def plot(report: HeldOutReport, arms: dict[str, int], names: dict[str, str], path: Path, recipe_x: int):
+    """Teacher-only arms as the curve; baselines and the same-user model (no teacher triplet) as
+    lines; the recipe's fine-tuned model and best/ at the teacher triplets they trained on."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -63,25 +66,28 @@ def plot(report: HeldOutReport, arms: dict[str, int], names: dict[str, str], pat
 
     figure, axes = plt.subplots(1, len(CURVE), figsize=(4 * len(CURVE), 3.4))
     for axis, (task, metric) in zip(axes, CURVE, strict=True):
+        by_name = {
+            names.get(r.model, r.model): r for r in report.rows if (r.task, r.metric) == (task, metric)
+        }
         sizes = sorted(arms.items(), key=lambda item: item[1])
         values = [report.row(task, metric, spec) for spec, _ in sizes]
         x = [n for _, n in sizes]
         axis.errorbar(x, [v.value.mean for v in values], fmt="o-", label="teacher only",
                       yerr=[[v.value.mean - v.value.ci_low for v in values], [v.value.ci_high - v.value.mean for v in values]])  # fmt: skip
-        for spec, style in (("minilm", "k--"), ("mpnet", "b:"), ("bm25", "g-.")):
-            if any(r.model == spec for r in report.rows):
-                axis.axhline(
-                    report.row(task, metric, spec).value.mean, linestyle=style[1:], color=style[0], label=spec
-                )
-        for spec, label, marker in (
-            ("same-user", "same-user only", "s"),
-            ("same-user+teacher", "same-user + teacher", "*"),
+        for name, color, line, label in (
+            ("minilm", "k", "--", "minilm"),
+            ("mpnet", "b", ":", "mpnet"),
+            ("bm25", "g", "-.", "bm25"),
+            ("same-user", "C1", ":", "same-user only"),
         ):
-            found = [
-                r for r in report.rows if names.get(r.model) == spec and (r.task, r.metric) == (task, metric)
-            ]
-            if found:
-                axis.plot([max(x)], [found[0].value.mean], marker, markersize=9, label=label)
+            if (row := by_name.get(name)) is not None:
+                axis.axhline(row.value.mean, linestyle=line, color=color, label=label)
+        for name, label, marker in (
+            ("same-user+teacher", "same-user + teacher", "*"),
+            ("merged-0.5", "best: their average", "D"),
+        ):
+            if (row := by_name.get(name)) is not None:
+                axis.plot([recipe_x], [row.value.mean], marker, markersize=9, label=label)
         axis.set_xscale("log")
         axis.set_xlabel("teacher triplets (training users)")
         axis.set_title(f"{task} {metric}")
@@ -138,8 +144,8 @@ def main() -> None:
         nargs="+",
         default=[],
         metavar="WEIGHT",
-        help="Also bench the weight average of the same-user model and same-user+teacher (`uue merge`, "
-        "WiSE-FT) at these shares of the fine-tuned model",
+        help="Besides the recipe's best/ (weight 0.5), bench the weight average of the same-user model and "
+        "same-user+teacher (`uue merge`, WiSE-FT) at these shares of the fine-tuned model",
     )
     parser.add_argument("--ranks", type=Path, default=Path("runs/ranks"), help="Rank cache shared by runs")
     parser.add_argument("--plot", type=Path, default=Path("docs/learning_curve.png"))
@@ -171,13 +177,14 @@ def main() -> None:
         print(f"{name}: {result.split['train_examples']} training examples", flush=True)
     specs = [*args.baselines, *(str(c.out) for c in trained.values())]
     merged = {}
-    for weight in args.merge:
-        config = MergeConfig(base=str(same_user.out), tuned=str(combined.out), weight=weight,
-                             out=args.out / f"merged-{weight:g}")  # fmt: skip
-        if not (config.out / "uue_provenance.json").is_file():  # resumable: a merged arm is kept
-            merge_models(config)
-        merged[str(config.out)] = f"merged-{weight:g}"
-        specs.append(str(config.out))
+    if wanted["same-user+teacher"]:  # the recipe's best/: its share of the fine-tuned model, then --merge's
+        best = merge_config(recipe, combined)
+        merges = [best] + [
+            best.model_copy(update={"weight": w, "out": args.out / f"merged-{w:g}"}) for w in args.merge
+        ]
+        for config in merges:
+            merged[str(merge_or_reuse(config))] = f"merged-{config.weight:g}"
+            specs.append(str(config.out))
     if args.two_tower:
         from uue.twotower.config import TwoTowerConfig
         from uue.twotower.train import train_two_tower
@@ -200,7 +207,8 @@ def main() -> None:
     table = markdown_table(report, names)
     print(table)
     teacher_only = {str(c.out): counts[str(c.out)] for c in arms.values()}
-    figure = plot(report, teacher_only, names, args.plot)
+    recipe_x = counts.get(str(combined.out), 0)  # the fine-tuned model's teacher triplets (its markers')
+    figure = plot(report, teacher_only, names, args.plot, recipe_x)
     (args.out / "curve.json").write_text(
         json.dumps(
             {"report": report.model_dump(mode="json"), "train_examples": counts, "names": names}, indent=2
@@ -223,8 +231,8 @@ def main() -> None:
             },
             "held_out.json",
         )
-        for name, n in counts.items():
-            mlflow.log_metric(f"train_examples/{names[name]}", n)
+        for name, n in counts.items():  # MLflow names allow no "+": same-user+teacher -> same-user_teacher
+            mlflow.log_metric(f"train_examples/{names[name].replace('+', '_')}", n)
     print(f"wrote {args.plot} and {args.out / 'curve.json'}")
 
 

@@ -1,5 +1,5 @@
 from tests.dev_triplets import dev_triplets_from_histories, toy_histories
-from uue.eval.split import is_held_out, split_users
+from uue.eval.split import UserSide, is_held_out, split_users
 from uue.trainers.student import split_triplets
 from uue.trainers.student_config import TrainConfig
 
@@ -28,3 +28,12 @@ def test_training_split_has_no_user_leakage(tmp_path):
     assert set(train["user_id"]).isdisjoint(valid["user_id"])
     assert set(valid["user_id"]) == {u for u in table["user_id"] if is_held_out(u, 0.3, 0)}
     assert len(train) + len(valid) == len(table)
+
+
+def test_a_user_side_keeps_exactly_its_half_of_the_split():
+
+    users = [f"u{i}" for i in range(200)]
+    split = split_users(users, 0.2)
+    assert {u for u in users if UserSide.held_out.keeps(u, 0.2)} == split.valid
+    assert {u for u in users if UserSide.train.keeps(u, 0.2)} == split.train
+    assert all(UserSide.all.keeps(u, 0.2) for u in users)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 
 import torch
 from sentence_transformers import SentenceTransformer
 
 from uue.models import offline_minilm_path
-from uue.trainers.merge import MergeConfig, merge_models
+from uue.trainers.merge import MergeConfig, merge_models, merge_or_reuse
 
 
 def test_merge_interpolates_every_float_weight_and_records_how(tmp_path):
@@ -30,3 +31,25 @@ def test_merge_interpolates_every_float_weight_and_records_how(tmp_path):
     provenance = json.loads((tmp_path / "m0.25" / "uue_provenance.json").read_text())
     assert provenance["made_by"]["command"] == "uue merge"
     assert provenance["made_by"]["settings"]["weight"] == 0.25
+
+
+def test_a_merge_is_reused_only_while_its_settings_and_weight_files_are_the_same(tmp_path):
+    SentenceTransformer(str(offline_minilm_path()), device="cpu").save_pretrained(str(tmp_path / "tuned"))
+    config = MergeConfig(base="minilm", tuned=str(tmp_path / "tuned"), weight=0.5, out=tmp_path / "m")
+    merge_or_reuse(config)
+    stamp = (tmp_path / "m" / "uue_provenance.json").stat().st_mtime_ns
+    assert merge_or_reuse(config) == tmp_path / "m"
+    assert (tmp_path / "m" / "uue_provenance.json").stat().st_mtime_ns == stamp  # reused
+
+    merge_or_reuse(config.model_copy(update={"weight": 0.25}))  # other settings: merged again
+    assert (
+        json.loads((tmp_path / "m" / "uue_provenance.json").read_text())["made_by"]["settings"]["weight"]
+        == 0.25
+    )
+    stamp = (tmp_path / "m" / "uue_provenance.json").stat().st_mtime_ns
+    weights = tmp_path / "tuned" / "model.safetensors"
+    os.utime(
+        weights, (weights.stat().st_atime, weights.stat().st_mtime + 10)
+    )  # the tuned model was retrained
+    merge_or_reuse(config.model_copy(update={"weight": 0.25}))
+    assert (tmp_path / "m" / "uue_provenance.json").stat().st_mtime_ns != stamp

@@ -70,10 +70,14 @@ def test_the_recipe_trains_both_models_and_benches_held_out_users(tmp_path, sche
         schedule=schedule, loss=loss, hard_negatives=hard_negatives,
     )  # fmt: skip
     report = run_recipe(config)
-    best = json.loads((tmp_path / "student" / "best" / "uue_provenance.json").read_text())
+    tuned = json.loads((tmp_path / "student" / "fine-tuned" / "uue_provenance.json").read_text())
     base = "minilm" if schedule == "mixed" else str(tmp_path / "student" / "same-user")
-    assert best["made_by"]["settings"]["base_model"] == base
-    assert best["split"]["train_examples"] > (16 if schedule == "mixed" else 0)  # pairs and triplets
+    assert tuned["made_by"]["settings"]["base_model"] == base
+    assert tuned["split"]["train_examples"] > (16 if schedule == "mixed" else 0)  # pairs and triplets
+    best = json.loads((tmp_path / "student" / "best" / "uue_provenance.json").read_text())["made_by"]
+    assert best["command"] == "uue merge"  # best/ averages the fine-tuned model with its own base
+    assert (best["settings"]["base"], best["settings"]["weight"]) == (base, 0.5)
+    assert report.best_model == str(tmp_path / "student" / "best")
     rows = report.held_out.rows
     assert {r.task for r in rows} == {
         "interests/specific",
@@ -82,6 +86,8 @@ def test_the_recipe_trains_both_models_and_benches_held_out_users(tmp_path, sche
         "next-subreddit",
         "triplets",
     }
+    assert {r.model for r in rows} == {"bm25", "minilm", report.same_user_model, report.fine_tuned_model,
+                                       report.best_model}  # fmt: skip
     for row in rows:
         assert (row.delta is None) == (row.model == "minilm")
         base = report.held_out.row(row.task, row.metric, "minilm")
@@ -90,6 +96,6 @@ def test_the_recipe_trains_both_models_and_benches_held_out_users(tmp_path, sche
     assert saved["made_by"]["command"] == "uue student"
 
     stamp = (tmp_path / "student" / "best" / "uue_provenance.json").stat().st_mtime_ns
-    again = run_recipe(config)  # reuses both stages and every model's ranks
+    again = run_recipe(config)  # reuses both stages, the merge and every model's ranks
     assert (tmp_path / "student" / "best" / "uue_provenance.json").stat().st_mtime_ns == stamp
     assert again.held_out.rows == rows

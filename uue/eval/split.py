@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
 
 from uue.errors import ConfigError
 
@@ -19,6 +20,19 @@ def is_held_out(user_id: str, valid_fraction: float, seed: int = 0) -> bool:
         raise ConfigError(f"valid fraction {valid_fraction} is outside [0, 1)", hint="use e.g. 0.1")
     digest = hashlib.sha256(f"{seed}:{user_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < valid_fraction
+
+
+class UserSide(str, Enum):
+    """Which users of the split a stage reads."""
+
+    all = "all"
+    train = "train"
+    held_out = "held-out"
+
+    def keeps(self, user_id: str, valid_fraction: float, seed: int = 0) -> bool:
+        if self is UserSide.all:
+            return True
+        return is_held_out(user_id, valid_fraction, seed) == (self is UserSide.held_out)
 
 
 @dataclass(frozen=True)

@@ -185,21 +185,34 @@ class LabelledUsers:
     new_units: int  # units finished by this run
 
 
+def on_side(history: History, config: SynthConfig) -> bool:
+    return config.user_side.keeps(history.user_id, config.valid_fraction)
+
+
 def from_labels_file(config: SynthConfig) -> LabelledUsers:
     """The users who own a labelled activity, wherever storage puts them; no teacher call."""
     labels = read_labels(config.labels)
     wanted = {label.activity_id for label in labels}
     users = [
-        h for h in iter_histories(config.histories) if any(a.activity_id in wanted for a in h.activities)
+        h
+        for h in iter_histories(config.histories)
+        if any(a.activity_id in wanted for a in h.activities) and on_side(h, config)
     ]
     if not users:
-        raise InputError(str(config.labels), f"no labelled activity is in {config.histories}")
+        raise InputError(
+            str(config.labels),
+            f"no labelled activity of {config.user_side.value} users is in {config.histories}",
+        )
     phash = ",".join(sorted({label.program_hash for label in labels}))
     return LabelledUsers(users, [], labels, phash, config.labels, 0)
 
 
 def from_teacher(config: SynthConfig, ledger: TokenLedger) -> LabelledUsers:
-    users = select_users(config.histories, config.max_users, config.min_activities)
+    users = [
+        h
+        for h in select_users(config.histories, config.max_users, config.min_activities)
+        if on_side(h, config)
+    ]
     if not users:
         raise ConfigError(f"no users with activities in {config.histories}")
     requests = label_requests(users, config.activities_per_user, config.min_words)

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import ConfigDict, Field, model_validator
 
 from uue.config import Config
+from uue.eval.split import UserSide
 from uue.programs.label_triplets import QueryScope
 from uue.programs.lm import TeacherConfig
 
@@ -55,6 +56,12 @@ class SynthConfig(Config):
         QueryScope.without_thread,
         description="Activity mode: a label's query is the history without its thread, or with the activity",
     )
+    user_side: UserSide = Field(
+        UserSide.all,
+        description="Activity mode: only users of this side of the user split (--valid-fraction, as "
+        "`uue student`): their labels alone make the pool the negatives are mined from",
+    )
+    valid_fraction: float = Field(0.2, gt=0, lt=1, description="Held-out share of users of --user-side")
     max_users: int | None = Field(None, ge=1, description="Only the first N users")
     min_activities: int = Field(1, ge=1, description="Skip users with fewer activities")
     max_positives: int = Field(3, ge=1, description="Positives (clusters) per user")
@@ -98,6 +105,8 @@ class SynthConfig(Config):
             raise ValueError("a local teacher runs one call at a time: use --workers 1")
         if self.mode is SynthMode.pivot and (self.negatives is NegativeMode.mined or self.labels):
             raise ValueError("--negatives mined and --labels belong to --mode activity")
+        if self.mode is SynthMode.pivot and self.user_side is not UserSide.all:
+            raise ValueError("--user-side belongs to --mode activity")
         if self.mode is SynthMode.activity and self.negatives is NegativeMode.generated:
             raise ValueError("--mode activity takes --negatives mined or rerank")
         if self.resume_labels and (self.labels or self.mode is SynthMode.pivot):

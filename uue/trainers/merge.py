@@ -39,6 +39,20 @@ def merge_models(config: MergeConfig) -> Path:
         if tensor.is_floating_point():  # integer buffers (position ids) are the same in both
             tensor.copy_(tensor * (1 - config.weight) + tuned[name] * config.weight)
     base.save_pretrained(str(config.out))
-    provenance = {"made_by": made_by("uue merge", config)}
+    provenance = {"made_by": made_by("uue merge", config, _weights(config))}
     (config.out / "uue_provenance.json").write_text(json.dumps(provenance, indent=2, default=str))
     return config.out
+
+
+def _weights(config: MergeConfig) -> list[Path]:
+    return [Path(resolve_base_model(m)) / "model.safetensors" for m in (config.base, config.tuned)]
+
+
+def merge_or_reuse(config: MergeConfig) -> Path:
+    """`merge_models`, unless `config.out` already holds this merge of these very weight files."""
+    path = config.out / "uue_provenance.json"
+    saved = json.loads(path.read_text())["made_by"] if path.is_file() else {}
+    wanted = json.loads(json.dumps(made_by("uue merge", config, _weights(config)), default=str))
+    if all(saved.get(key) == wanted[key] for key in ("settings", "inputs")):
+        return config.out
+    return merge_models(config)

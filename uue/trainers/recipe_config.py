@@ -26,12 +26,19 @@ class RecipeConfig(Config):
         description="Teacher triplets to train on (default: --triplets), e.g. `uue synth --query-scope "
         "with-activity`; users are split the same way, and the held-out table still reads --triplets",
     )
-    out: Path = Field(description="Output: same-user/, best/ and report.json")
+    out: Path = Field(description="Output: same-user/, fine-tuned/, best/ and report.json")
     valid_fraction: float = Field(0.2, gt=0, lt=1, description="Held-out share of users")
     same_user_pairs: int = Field(3000, ge=2, description="Same-user pairs (one per user)")
     schedule: Schedule = Field(
         Schedule.sequential,
         description="How the teacher triplets join the pairs (sequential: measured at scale)",
+    )
+    merge_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="best/ is the weight average (WiSE-FT) of the fine-tuned model and its base: the "
+        "fine-tuned model's share (1: the fine-tuned model itself; 0.5 set before looking at held-out users)",
     )
     hard_negatives: bool = Field(True, description="Train on the triplets' mined negatives too")
     loss: LossKind = Field(LossKind.mnrl, description="mnrl | gist (guided in-batch negatives)")

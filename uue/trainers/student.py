@@ -169,7 +169,7 @@ def build_trainer(
         warmup_ratio=config.warmup_ratio,
         batch_sampler=BatchSamplers.NO_DUPLICATES,
         multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL,
-        eval_strategy="steps",
+        eval_strategy="steps" if config.evaluate else "no",
         eval_steps=config.eval_steps,
         save_strategy="steps",
         save_steps=config.eval_steps,
@@ -182,6 +182,8 @@ def build_trainer(
         bf16=config.bf16,
         dataloader_num_workers=0,
     )
+    if not config.evaluate:
+        return SentenceTransformerTrainer(model=model, args=args, train_dataset=train, loss=loss)
     anchor, positive, negative = valid.column_names
     triplets = TripletEvaluator(
         valid[anchor],
@@ -314,7 +316,7 @@ def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> Trai
             "mlflow_run_id": run.info.run_id,
         }
         (config.out / "uue_provenance.json").write_text(json.dumps(provenance, indent=2, default=str))
-        metrics = final_bench(config.out, valid_set, config) if config.triplets else {}
+        metrics = final_bench(config.out, valid_set, config) if config.triplets and config.evaluate else {}
         mlflow.log_metrics(metrics)
         mlflow.log_artifact(str(config.out / "uue_provenance.json"))
         if config.log_model:
@@ -326,9 +328,15 @@ def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> Trai
 
 
 def train_or_reuse(config: TrainConfig) -> TrainReport:
-    """`train`, unless `config.out` already holds a model trained with exactly these settings."""
+    """`train`, unless `config.out` already holds a model trained with exactly these settings (where
+    it was written is not one of them: a moved model folder is reused)."""
+
+    def how(settings: dict) -> dict:
+        return {key: value for key, value in settings.items() if key != "out"}
+
     saved = _read_json(config.out / "uue_provenance.json")
-    if saved.get("made_by", {}).get("settings") == json.loads(json.dumps(made_by("", config)["settings"])):
+    settings = saved.get("made_by", {}).get("settings")
+    if settings is not None and how(settings) == how(json.loads(json.dumps(made_by("", config)["settings"]))):
         return TrainReport(run_id=saved.get("mlflow_run_id"), metrics={}, split=saved["split"], reused=True)
     return train(config)
 

@@ -83,6 +83,11 @@ class TrainConfig(Config):
     valid_fraction: float = Field(0.1, gt=0, lt=1, description="Held-out share of *users*")
     split_seed: int = Field(0)
     eval_steps: int = Field(50, ge=1, description="Evaluate and checkpoint every N steps")
+    evaluate: bool = Field(
+        True,
+        description="Evaluate on the validation users while training and bench the saved model (off: "
+        "checkpoints only, for a caller that benches the model itself, as `uue student`)",
+    )
     save_total_limit: int = Field(2, ge=1)
     resume: bool = Field(False, description="Resume from the last checkpoint in OUT.checkpoints")
     max_samples: int | None = Field(

@@ -57,7 +57,7 @@ $(SCALE_OUT)/histories/report.json: | install
 # interest queries leave the labelled thread out: the from-labels triplets).
 student: install $(SCALE_OUT)/histories/report.json
 	$(BIN)/uue synth --mode activity --labels $(LABELS) --negatives mined --histories $(SCALE_OUT)/histories \
-		--out $(SCALE_OUT)/from-labels
+		--user-side held-out --out $(SCALE_OUT)/from-labels
 	$(BIN)/uue synth --mode activity --labels $(LABELS) --negatives mined --histories $(SCALE_OUT)/histories \
 		--query-scope with-activity --out $(SCALE_OUT)/from-labels-with-activity
 	$(BIN)/uue student --histories $(SCALE_OUT)/histories --triplets $(SCALE_OUT)/from-labels \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import sys
 import time
@@ -34,6 +35,23 @@ def made_by(command: str, settings: object, inputs: list[Path] = ()) -> dict:
         "python": platform.python_version(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def records_same_making(
+    saved: dict, wanted: dict, parts: tuple[str, ...] = ("settings",), ignore: frozenset[str] = frozenset()
+) -> bool:
+    """Whether a stored `made_by` block (`saved`, {} if none) records what `wanted` would make: the
+    same `parts`, compared as JSON, settings named in `ignore` aside (what a reuse may differ in)."""
+
+    def view(block: dict) -> dict:
+        found = {part: block.get(part) for part in parts}
+        if isinstance(found.get("settings"), dict):
+            found["settings"] = {k: v for k, v in found["settings"].items() if k not in ignore}
+        return found
+
+    return saved.get("settings") is not None and view(saved) == view(
+        json.loads(json.dumps(wanted, default=str))
+    )
 
 
 def _jsonable(value: object) -> object:

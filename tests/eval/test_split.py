@@ -31,7 +31,6 @@ def test_training_split_has_no_user_leakage(tmp_path):
 
 
 def test_a_user_side_keeps_exactly_its_half_of_the_split():
-
     users = [f"u{i}" for i in range(200)]
     split = split_users(users, 0.2)
     assert {u for u in users if UserSide.held_out.keeps(u, 0.2)} == split.valid

@@ -16,7 +16,7 @@ from pydantic import Field
 from uue.config import Config
 from uue.errors import UueError
 from uue.models import resolve_base_model
-from uue.provenance import made_by
+from uue.provenance import made_by, records_same_making
 
 
 class MergeConfig(Config):
@@ -52,7 +52,6 @@ def merge_or_reuse(config: MergeConfig) -> Path:
     """`merge_models`, unless `config.out` already holds this merge of these very weight files."""
     path = config.out / "uue_provenance.json"
     saved = json.loads(path.read_text())["made_by"] if path.is_file() else {}
-    wanted = json.loads(json.dumps(made_by("uue merge", config, _weights(config)), default=str))
-    if all(saved.get(key) == wanted[key] for key in ("settings", "inputs")):
+    if records_same_making(saved, made_by("uue merge", config, _weights(config)), ("settings", "inputs")):
         return config.out
     return merge_models(config)

@@ -24,7 +24,7 @@ from uue.eval.bench import BenchConfig, evaluate_model, load_triplets
 from uue.eval.embedders import SentenceTransformerEmbedder
 from uue.eval.split import UserSplit, split_users
 from uue.models import offline_minilm_path, resolve_base_model
-from uue.provenance import made_by
+from uue.provenance import made_by, records_same_making
 from uue.tracking import dataset_input, tracked_run
 from uue.trainers.model_card import USAGE_EXAMPLES, finish_card, prepare_card
 from uue.trainers.same_user import SameUserPair, pair_datasets, same_user_pairs
@@ -182,20 +182,25 @@ def build_trainer(
         bf16=config.bf16,
         dataloader_num_workers=0,
     )
-    if not config.evaluate:
-        return SentenceTransformerTrainer(model=model, args=args, train_dataset=train, loss=loss)
-    anchor, positive, negative = valid.column_names
-    triplets = TripletEvaluator(
-        valid[anchor],
-        valid[positive],
-        valid[negative],
-        name="valid",
-        write_csv=False,
-        batch_size=config.batch_size,
-    )
-    evaluator = SequentialEvaluator([triplets, retrieval_evaluator(valid, config.batch_size)])
+    evaluator = None
+    if config.evaluate:
+        anchor, positive, negative = valid.column_names
+        triplets = TripletEvaluator(
+            valid[anchor],
+            valid[positive],
+            valid[negative],
+            name="valid",
+            write_csv=False,
+            batch_size=config.batch_size,
+        )
+        evaluator = SequentialEvaluator([triplets, retrieval_evaluator(valid, config.batch_size)])
     return SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=train, eval_dataset=valid, loss=loss, evaluator=evaluator
+        model=model,
+        args=args,
+        train_dataset=train,
+        eval_dataset=valid if config.evaluate else None,
+        loss=loss,
+        evaluator=evaluator,
     )
 
 
@@ -331,12 +336,8 @@ def train_or_reuse(config: TrainConfig) -> TrainReport:
     """`train`, unless `config.out` already holds a model trained with exactly these settings (where
     it was written is not one of them: a moved model folder is reused)."""
 
-    def how(settings: dict) -> dict:
-        return {key: value for key, value in settings.items() if key != "out"}
-
     saved = _read_json(config.out / "uue_provenance.json")
-    settings = saved.get("made_by", {}).get("settings")
-    if settings is not None and how(settings) == how(json.loads(json.dumps(made_by("", config)["settings"]))):
+    if records_same_making(saved.get("made_by", {}), made_by("", config), ignore=frozenset({"out"})):
         return TrainReport(run_id=saved.get("mlflow_run_id"), metrics={}, split=saved["split"], reused=True)
     return train(config)
 

@@ -54,12 +54,13 @@ $(SCALE_OUT)/histories/report.json: | install
 # The headline: triplets rebuilt from the committed teacher labels (no LLM call), the student recipe
 # (same-user pre-training, then teacher triplets whose query holds the labelled activity: sequential,
 # which trains the same-user pairs once where mixed trains them twice), the held-out table (whose
-# interest queries leave the labelled thread out: the from-labels triplets).
+# interest queries leave the labelled thread out: the from-labels triplets). Each rebuild mines its
+# negatives on its own side of the user split: no held-out label reaches training, even as a negative.
 student: install $(SCALE_OUT)/histories/report.json
 	$(BIN)/uue synth --mode activity --labels $(LABELS) --negatives mined --histories $(SCALE_OUT)/histories \
 		--user-side held-out --out $(SCALE_OUT)/from-labels
 	$(BIN)/uue synth --mode activity --labels $(LABELS) --negatives mined --histories $(SCALE_OUT)/histories \
-		--query-scope with-activity --out $(SCALE_OUT)/from-labels-with-activity
+		--query-scope with-activity --user-side train --out $(SCALE_OUT)/from-labels-with-activity
 	$(BIN)/uue student --histories $(SCALE_OUT)/histories --triplets $(SCALE_OUT)/from-labels \
 		--train-triplets $(SCALE_OUT)/from-labels-with-activity --schedule sequential --out $(STUDENT_OUT)
 

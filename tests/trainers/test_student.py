@@ -100,3 +100,34 @@ def test_auto_precision_is_bf16_only_where_the_cpu_computes_it_natively(tmp_path
         assert config.bf16 is native
         assert config.model_copy(update={"precision": Precision.fp32}).bf16 is False
         assert config.model_copy(update={"precision": Precision.bf16}).bf16 is True
+
+
+def test_attention_dropout_reaches_every_attention_layer_and_is_left_alone_by_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from uue.trainers.student import build_model
+
+    def dropouts(config: TrainConfig) -> set[float]:
+        layers = build_model(config)[0].auto_model.encoder.layer
+        return {layer.attention.self.dropout.p for layer in layers}
+
+    config = TrainConfig(triplets=tmp_path, out=tmp_path / "model")  # building the model reads no data
+    assert dropouts(config) == {0.1}  # MiniLM's own
+    assert dropouts(config.model_copy(update={"attention_dropout": 0.0})) == {0.0}
+
+
+def test_training_side_triplets_train_unevaluated_and_are_refused_when_evaluation_needs_held_out_users(
+    tmp_path,
+):
+    import datasets
+
+    from uue.errors import ConfigError
+    from uue.eval.split import is_held_out
+    from uue.trainers.student import split_triplets
+
+    users = [u for u in (f"user{i}" for i in range(40)) if not is_held_out(u, 0.2, 0)][:10]
+    table = datasets.Dataset.from_dict({"user_id": users, "context": users, "positive": users})
+    config = TrainConfig(triplets=tmp_path, out=tmp_path / "model", valid_fraction=0.2, evaluate=False)
+    train_set, valid_set, _ = split_triplets(table, config)
+    assert len(train_set) == 10 and len(valid_set) == 0
+    with pytest.raises(ConfigError, match="0 validation"):
+        split_triplets(table, config.model_copy(update={"evaluate": True}))

@@ -46,6 +46,7 @@ def stage_configs(config: RecipeConfig) -> tuple[TrainConfig, TrainConfig]:
         pair_rounds=1,
         loss=config.loss,
         precision=config.precision,
+        attention_dropout=config.attention_dropout,
     )
     same_user = TrainConfig(
         objective=Objective.same_user,

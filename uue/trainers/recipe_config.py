@@ -45,6 +45,13 @@ class RecipeConfig(Config):
     epochs: float = Field(1.0, gt=0, description="Epochs of each stage")
     batch_size: int = Field(32, ge=2)
     learning_rate: float = Field(2e-5, gt=0)
+    attention_dropout: float | None = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Attention dropout of every stage (as `uue train`; 0: 2.4x faster steps on CPU, "
+        "measured; None: MiniLM's 0.1)",
+    )
     precision: Precision = Field(
         Precision.auto, description="Training precision of every stage (as `uue train`)"
     )

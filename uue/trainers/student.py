@@ -49,7 +49,7 @@ def split_triplets(
     users = table["user_id"]
     train = table.select([i for i, u in enumerate(users) if u in split.train])
     valid = table.select([i for i, u in enumerate(users) if u in split.valid])
-    if len(train) == 0 or len(valid) == 0:
+    if len(train) == 0 or (len(valid) == 0 and config.evaluate):  # unevaluated: e.g. training-side triplets
         raise ConfigError(
             f"user split left {len(train)} train / {len(valid)} validation triplets",
             hint="change --valid-fraction or use more users",
@@ -63,6 +63,8 @@ def log_training_inputs(train_data, valid_set: datasets.Dataset, config: TrainCo
     source = str((config.triplets or config.histories).resolve())
     parts = train_data if isinstance(train_data, dict) else {"train": train_data}
     for name, part in {**parts, "validation": valid_set}.items():
+        if len(part) == 0:  # triplets of training users only (`uue synth --user-side train`)
+            continue
         dataset = dataset_input(part, source, f"{Path(source).name}/{name}")
         mlflow.log_input(dataset, context="validation" if name == "validation" else "training")
 
@@ -72,13 +74,24 @@ def checkpoint_dir(config: TrainConfig) -> Path:
     return config.out.with_name(config.out.name + ".checkpoints")
 
 
+# BERT-family configs (MiniLM, mpnet) name their attention dropout this way.
+ATTENTION_DROPOUT = "attention_probs_dropout_prob"
+
+
 def build_model(config: TrainConfig):
     from sentence_transformers import SentenceTransformer
 
+    dropout = {} if config.attention_dropout is None else {ATTENTION_DROPOUT: config.attention_dropout}
     try:
-        model = SentenceTransformer(resolve_base_model(config.base_model), device="cpu")
+        model = SentenceTransformer(
+            resolve_base_model(config.base_model), device="cpu", config_kwargs=dropout
+        )
     except (OSError, ValueError) as error:
         raise ConfigError(f"cannot load base model {config.base_model!r}: {error}") from error
+    if dropout and not hasattr(model[0].auto_model.config, ATTENTION_DROPOUT):
+        raise ConfigError(
+            f"{config.base_model!r} has no {ATTENTION_DROPOUT} to set", hint="leave --attention-dropout unset"
+        )
     if config.max_seq_length:
         model.max_seq_length = config.max_seq_length
     prepare_card(model, config.base_model)

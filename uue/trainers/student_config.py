@@ -80,6 +80,13 @@ class TrainConfig(Config):
     lora_r: int = Field(8, ge=1)
     lora_alpha: int = Field(16, ge=1)
     max_seq_length: int | None = Field(256, ge=8, description="Tokens per text (None: the model's own)")
+    attention_dropout: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="Dropout on the attention probabilities while training (None: the model's own, 0.1 for "
+        "MiniLM); 0 trains 2.4x faster on CPU, where dropout takes attention off its fused kernel",
+    )
     valid_fraction: float = Field(0.1, gt=0, lt=1, description="Held-out share of *users*")
     split_seed: int = Field(0)
     eval_steps: int = Field(50, ge=1, description="Evaluate and checkpoint every N steps")

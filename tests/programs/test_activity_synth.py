@@ -87,6 +87,31 @@ def test_the_labels_file_rebuilds_the_same_triplets_without_the_teacher(labelled
 
 
 @pytest.mark.usefixtures("clean_dspy")
+def test_each_user_side_rebuilds_exactly_its_users_triplets(labelled, tmp_path, histories_dir):
+    from uue.eval.split import is_held_out
+
+    _, teacher_out = labelled
+    every = set(datasets.load_from_disk(str(teacher_out / "triplets"))["user_id"])
+    fraction = next(  # a share that puts users on both sides of this small corpus's hash split
+        f
+        for f in (0.5, 0.3, 0.7, 0.2, 0.8, 0.1, 0.9)
+        if 0 < sum(is_held_out(u, f, 0) for u in every) < len(every)
+    )
+    users = {}
+    for side in ("train", "held-out"):
+        out = tmp_path / side
+        run_synth(
+            activity_config(
+                histories_dir, out, labels=teacher_out / LABELS_FILE, user_side=side, valid_fraction=fraction
+            )
+        )
+        users[side] = set(datasets.load_from_disk(str(out / "triplets"))["user_id"])
+    held_out = {u for u in every if is_held_out(u, fraction, 0)}
+    assert users["train"] == every - held_out  # the training side keeps its users' triplets, none other
+    assert users["held-out"] <= held_out  # a lone held-out user has no other's label to mine a negative
+
+
+@pytest.mark.usefixtures("clean_dspy")
 def test_a_rerun_resumes_with_no_new_call(labelled, histories_dir):
     report, out = labelled
     again = run_synth(activity_config(histories_dir, out))

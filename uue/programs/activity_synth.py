@@ -43,7 +43,7 @@ from uue.programs.lm import ModelTotals, TokenLedger, build_lm, default_adapter,
 from uue.programs.negatives import RerankNegatives
 from uue.programs.program import load_state, program_hash
 from uue.programs.store import UnitStore
-from uue.programs.synth_config import NegativeMode, SynthConfig
+from uue.programs.synth_config import NegativeMode, SynthConfig, UserSide
 from uue.programs.synth_output import select_users, write_dataset
 from uue.provenance import made_by
 
@@ -214,7 +214,10 @@ def from_teacher(config: SynthConfig, ledger: TokenLedger) -> LabelledUsers:
         if on_side(h, config)
     ]
     if not users:
-        raise ConfigError(f"no users with activities in {config.histories}")
+        raise ConfigError(
+            f"no {config.user_side.value} users with activities in {config.histories}",
+            hint="--user-side all" if config.user_side is not UserSide.all else "",
+        )
     requests = label_requests(users, config.activities_per_user, config.min_words)
     labels, phash, new_units = teacher_labels(config, requests, ledger)
     return LabelledUsers(users, requests, labels, phash, config.out / LABELS_FILE, new_units)

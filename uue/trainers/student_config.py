@@ -85,7 +85,7 @@ class TrainConfig(Config):
         ge=0,
         lt=1,
         description="Dropout on the attention probabilities while training (None: the model's own, 0.1 for "
-        "MiniLM); 0 trains 2.4x faster on CPU, where dropout takes attention off its fused kernel",
+        "MiniLM); 0 trains 2.3x faster on CPU, where dropout takes attention off its fused kernel",
     )
     valid_fraction: float = Field(0.1, gt=0, lt=1, description="Held-out share of *users*")
     split_seed: int = Field(0)

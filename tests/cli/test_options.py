@@ -94,3 +94,18 @@ def test_case_12_teacher_errors_are_one_line_with_the_fix_and_no_secret(monkeypa
         and "Traceback" not in result.output
         and "abcd1234secretvalue" not in result.output
     )
+
+
+def test_case_13_an_out_that_is_a_file_is_one_line(tmp_path):
+    comments = tmp_path / "RC.jsonl"
+    comments.write_text(
+        '{"id": "c1", "author": "al", "body": "hi there", "subreddit": "C", "link_id": "t3_s1", '
+        '"parent_id": "t3_s1", "created_utc": 1600000001}\n'
+    )
+    taken = tmp_path / "a-file"
+    taken.write_text("mine\n")
+    for out in (taken, taken / "sub"):
+        result = runner.invoke(app, ["ingest", "reddit", "--comments", str(comments), "--out", str(out)])
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        assert f"{taken}: is a file, not a folder" in " ".join(result.output.split())
+    assert taken.read_text() == "mine\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import zlib
 
 import pytest
 import zstandard
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from uue.cli import app
 from uue.datasets.ingest import ingest
+from uue.datasets.io import iter_lines
 from uue.datasets.options import IngestOptions
 
 from .conftest import head_lines
@@ -172,6 +174,46 @@ def test_truncated_zst_keeps_complete_lines_and_reports_one_line(reddit_files, t
     assert "Traceback" not in result.output
     report = json.loads((out / "report.json").read_text())
     assert 0 < report["lines_read"] < len(lines) + 1 and report["records_written"] > 0
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.6, 0.9])
+def test_truncated_gz_keeps_every_complete_line_before_the_cut(reddit_files, tmp_path, cut):
+    # GzipFile dropped its whole last block when the stream ended early ("after line 0")
+    lines = head_lines(reddit_files[1], 3000)
+    whole = gzip.compress(b"".join(lines))
+    path = tmp_path / "RC_cut.jsonl.gz"
+    path.write_bytes(whole[: int(len(whole) * cut)])
+    readable = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(path.read_bytes())
+    complete = readable.count(b"\n")  # what any gzip reader can recover: the lines ended before the cut
+    problems: list[str] = []
+    got = [raw for _, raw in iter_lines(path, on_truncated=problems.append)]
+    assert got[:complete] == [line.removesuffix(b"\n") for line in lines[:complete]]
+    assert len(got) in (complete, complete + 1)  # + the cut line's readable start, which the parser rejects
+    assert len(problems) == 1 and f"after line {len(got)}" in problems[0]
+
+
+def test_gz_of_several_members_reads_them_all(tmp_path):
+    path = tmp_path / "RC.jsonl.gz"
+    path.write_bytes(gzip.compress(b"a\nb\n") + gzip.compress(b"c\n") + b"\x00" * 8)
+    assert [raw for _, raw in iter_lines(path)] == [b"a", b"b", b"c"]
+
+
+def test_crlf_line_is_quarantined_verbatim_and_good_crlf_lines_parse(tmp_path):
+    broken = b'{"id": "c2", "author": "alice", "body": "unterminated\r'
+    path = tmp_path / "RC.jsonl"
+    path.write_bytes(
+        b"\r\n".join([SUBMISSION, _comment("c1"), broken.removesuffix(b"\r"), _comment("c3")]) + b"\r\n"
+    )
+    tally = ingest("reddit", [path], tmp_path / "out", IngestOptions())
+    assert tally.records_written == 3 and tally.skipped == {"malformed_json": 1} and tally.balanced()
+    (entry,) = _quarantine(tmp_path / "out")
+    assert entry["raw"].encode() == broken  # the \r of the line is kept
+
+
+def test_submissions_alone_ingest_their_authors(tmp_path):
+    # no comment at all used to end in an IndexError while joining parent chains
+    tally, out, _ = _ingest(tmp_path, [SUBMISSION], name="RS.jsonl")
+    assert (tally.records_written, tally.users_written) == (1, 1) and tally.balanced()
 
 
 def test_missing_file_is_one_line_and_no_work(tmp_path):

@@ -71,6 +71,14 @@ def uue(
     """ingest → synth → train → bench → embed: universal user embeddings from raw activity histories."""
 
 
+_PATH_ERRORS = {
+    FileExistsError: "is a file, not a folder (choose another --out)",
+    NotADirectoryError: "a part of this path is a file, not a folder",
+    IsADirectoryError: "is a folder, a file is wanted here",
+    PermissionError: "permission denied (choose a path you can write)",
+}
+
+
 def one_line_errors(command):
     """Domain errors and options a typed config rejects become one red line and exit code 2, never
     a traceback."""
@@ -93,6 +101,13 @@ def one_line_errors(command):
             console.print(
                 f"[red]error:[/red] {escape(teacher_error_line(error))}", highlight=False, soft_wrap=True
             )
+            raise typer.Exit(2) from None
+        except OSError as error:  # a path that cannot be written or read: --out is a file, no permission
+            if error.filename is None:
+                raise
+            why = _PATH_ERRORS.get(type(error), error.strerror or str(error))
+            message = f"{error.filename}: {why}"
+            console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/yellow]: rerun the same command to resume")

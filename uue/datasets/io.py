@@ -6,8 +6,8 @@ compressed stream ends the file early with an `InputError` after every complete 
 
 from __future__ import annotations
 
-import gzip
 import io
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -20,15 +20,21 @@ from uue.errors import InputError
 ZSTD_MAX_WINDOW = 2**31
 _READ_BUFFER = 1 << 20
 _PROGRESS_EVERY = 4096
+_GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer around deflate
 
 
-class _ZstdFrames(io.RawIOBase):
-    """Decompresses every frame of a .zst stream and, unlike `stream_reader`, notices a cut-off frame."""
+class _Frames(io.RawIOBase):
+    """Decompresses every frame (zstd) or member (gzip) of a stream and, unlike `stream_reader` or
+    `GzipFile`, hands out every byte decompressed before a cut: a stream cut mid-way keeps every
+    complete line, then raises `incomplete` (GzipFile raised EOFError and dropped its whole last block,
+    so a cut .gz reported "after line 0")."""
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: BinaryIO, new_frame: Callable, incomplete: type[Exception], padding: bytes = b""):
         self.raw = raw
-        self.context = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
-        self.frame = self.context.decompressobj()
+        self.new_frame = new_frame
+        self.incomplete = incomplete
+        self.padding = padding  # bytes allowed between frames (gzip: zeros, as GzipFile skips them)
+        self.frame = new_frame()
         self.frame_started = False
         self.pending = b""
 
@@ -40,14 +46,18 @@ class _ZstdFrames(io.RawIOBase):
             chunk = self.raw.read(_READ_BUFFER)
             if not chunk:
                 if self.frame_started and not self.frame.eof:
-                    raise zstandard.ZstdError("the last frame is incomplete")
+                    raise self.incomplete("the last frame is incomplete")
                 return 0
             while chunk:
+                if not self.frame_started and self.padding:
+                    chunk = chunk.lstrip(self.padding)
+                    if not chunk:
+                        break
                 self.frame_started = True
                 self.pending += self.frame.decompress(chunk)
                 chunk = self.frame.unused_data if self.frame.eof else b""
                 if self.frame.eof:  # the next bytes start a new frame
-                    self.frame, self.frame_started = self.context.decompressobj(), bool(chunk)
+                    self.frame, self.frame_started = self.new_frame(), False
         size = min(len(buffer), len(self.pending))
         buffer[:size] = self.pending[:size]
         self.pending = self.pending[size:]
@@ -56,9 +66,11 @@ class _ZstdFrames(io.RawIOBase):
 
 def _open_binary(raw: BinaryIO, path: Path) -> io.BufferedIOBase:
     if path.suffix == ".zst":
-        return io.BufferedReader(_ZstdFrames(raw), _READ_BUFFER)
+        context = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+        return io.BufferedReader(_Frames(raw, context.decompressobj, zstandard.ZstdError), _READ_BUFFER)
     if path.suffix == ".gz":
-        return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), _READ_BUFFER)  # type: ignore[arg-type]
+        members = _Frames(raw, lambda: zlib.decompressobj(_GZIP_WBITS), EOFError, padding=b"\x00")
+        return io.BufferedReader(members, _READ_BUFFER)
     return io.BufferedReader(raw, _READ_BUFFER)
 
 
@@ -75,7 +87,8 @@ def iter_lines(
     on_progress: Callable[[int], None] | None = None,
     on_truncated: Callable[[str], None] | None = None,
 ) -> Iterator[tuple[int, bytes]]:
-    """Yield `(line_number, raw_line)` for every line, 1-based, without the trailing newline.
+    """Yield `(line_number, raw_line)` for every line, 1-based, without the trailing newline; the `\r`
+    of a CRLF line stays (JSON reads it as whitespace, and a quarantined line is kept verbatim).
 
     `on_progress(compressed_bytes_read)` is called every few thousand lines (for progress bars). A
     stream that ends early or is corrupt ends the file after its last complete line: with
@@ -89,10 +102,10 @@ def iter_lines(
             for line_number, line in enumerate(stream, start=1):  # noqa: B007 - used after the loop
                 if on_progress is not None and line_number % _PROGRESS_EVERY == 0:
                     on_progress(raw.tell())
-                yield line_number, line.rstrip(b"\r\n")
+                yield line_number, line.removesuffix(b"\n")
             if on_progress is not None:
                 on_progress(raw.tell())
-        except (zstandard.ZstdError, EOFError, OSError, gzip.BadGzipFile) as error:
+        except (zstandard.ZstdError, zlib.error, EOFError, OSError) as error:
             problem = InputError(
                 str(path),
                 f"compressed stream ends early or is corrupt after line {line_number} ({error})",

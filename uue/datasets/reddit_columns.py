@@ -133,6 +133,8 @@ def _chains(first: np.ndarray, parent_of: np.ndarray, max_depth: int) -> tuple[n
     """Each activity's parent comments as rows of the comment table, oldest first, flattened, and how
     many each has. `first`: the direct parent's row (-1: none); `parent_of`: the same for every
     comment. A chain stops at a missing parent or after `max_depth`, as `RedditParser._chain`."""
+    if not len(parent_of):  # no comment in the input (submissions only): no chain to follow
+        return np.empty(0, dtype=np.int64), np.zeros(len(first), dtype=np.int64)
     levels = np.full((len(first), max_depth), -1, dtype=np.int64)
     current = first
     for depth in range(max_depth):

@@ -74,7 +74,7 @@ SCALE_USERS ?= 1250
 scale-labels: install $(SCALE_OUT)/histories/report.json
 	$(BIN)/uue synth --mode activity --teacher $(TEACHER) --histories $(SCALE_OUT)/histories \
 		--out $(SCALE_OUT)/synth --max-users $(SCALE_USERS) --activities-per-user 5 --negatives mined \
-		--resume-labels $(LABELS)
+		--resume-labels $(LABELS) --no-prefill-json  # the committed labels were written without it
 
 test: install
 	$(BIN)/ruff check uue tests benchmarks

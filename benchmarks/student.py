@@ -89,6 +89,8 @@ def plot(report: HeldOutReport, arms: dict[str, int], names: dict[str, str], pat
             if (row := by_name.get(name)) is not None:
                 axis.plot([recipe_x], [row.value.mean], marker, markersize=9, label=label)
         axis.set_xscale("log")
+        axis.set_xticks(x, [f"{n:,}" for n in x])  # the sizes themselves: log ticks overlapped at 3k/4k
+        axis.minorticks_off()
         axis.set_xlabel("teacher triplets (training users)")
         axis.set_title(f"{task} {metric}")
     axes[0].legend(fontsize=7)
@@ -180,7 +182,9 @@ def main() -> None:
     if wanted["same-user+teacher"]:  # the recipe's best/: its share of the fine-tuned model, then --merge's
         best = merge_config(recipe, combined)
         merges = [best] + [
-            best.model_copy(update={"weight": w, "out": args.out / f"merged-{w:g}"}) for w in args.merge
+            best.model_copy(update={"weight": w, "out": args.out / f"merged-{w:g}"})
+            for w in args.merge
+            if w != best.weight  # best/ is that model already (and would share its name in the table)
         ]
         for config in merges:
             merged[str(merge_or_reuse(config))] = f"merged-{config.weight:g}"

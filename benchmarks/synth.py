@@ -117,7 +117,10 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["pivot", "activity"], choices=["pivot", "activity"])
     parser.add_argument("--activities-per-user", type=int, default=5)
     parser.add_argument(
-        "--prefill-json", action="store_true", help="The engine writes the JSON syntax itself"
+        "--prefill-json",
+        action=argparse.BooleanOptionalAction,
+        default=TeacherConfig.model_fields["prefill_json"].default,
+        help="The engine writes the JSON syntax itself (uue's default)",
     )
     defaults = {name: field.default for name, field in SynthConfig.model_fields.items()}
     parser.add_argument("--min-activities", type=int, default=8)

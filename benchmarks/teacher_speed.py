@@ -41,7 +41,10 @@ def main() -> None:
     parser.add_argument("--activities", type=int, default=12)
     parser.add_argument("--skip-users", type=int, default=1300)
     parser.add_argument(
-        "--prefill-json", action="store_true", help="The engine writes the JSON syntax itself"
+        "--prefill-json",
+        action=argparse.BooleanOptionalAction,
+        default=TeacherConfig.model_fields["prefill_json"].default,
+        help="The engine writes the JSON syntax itself (uue's default)",
     )
     args = parser.parse_args()
     histories = islice(iter_histories(args.histories), args.skip_users, None)

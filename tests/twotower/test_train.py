@@ -49,3 +49,16 @@ def test_a_few_steps_on_real_users_give_a_loadable_model(shared_data, tmp_path):
         torch.from_numpy(users).norm(dim=1), torch.ones(3), atol=1e-5
     )
     assert embedder.score(["r/College · exams"], ["Topic 0", "Discussion"]).shape == (1, 2)
+
+
+@pytest.mark.parametrize(("attention_dropout", "expected"), [(0.0, 0.0), (None, 0.1)])
+def test_attention_dropout_reaches_both_encoders(tmp_path, attention_dropout, expected):
+    from uue.twotower.train import build_model
+
+    config = TwoTowerConfig(histories=tmp_path, labels=tmp_path / "l.jsonl", out=tmp_path / "tt",
+                            attention_dropout=attention_dropout, track=False)  # fmt: skip
+    model = build_model(config)
+    for tower in (model.user_encoder, model.item_encoder):
+        bert = tower.model[0].auto_model
+        assert bert.config.attention_probs_dropout_prob == expected
+        assert all(layer.attention.self.dropout.p == expected for layer in bert.encoder.layer)

@@ -23,7 +23,7 @@ from uue.errors import ConfigError, InputError
 from uue.eval.bench import BenchConfig, evaluate_model, load_triplets
 from uue.eval.embedders import SentenceTransformerEmbedder
 from uue.eval.split import UserSplit, split_users
-from uue.models import offline_minilm_path, resolve_base_model
+from uue.models import ATTENTION_DROPOUT, offline_minilm_path, resolve_base_model
 from uue.provenance import made_by, records_same_making
 from uue.tracking import dataset_input, tracked_run
 from uue.trainers.model_card import USAGE_EXAMPLES, finish_card, prepare_card
@@ -72,10 +72,6 @@ def log_training_inputs(train_data, valid_set: datasets.Dataset, config: TrainCo
 def checkpoint_dir(config: TrainConfig) -> Path:
     """Beside the model folder, not in it: the model folder stays what one copies or publishes."""
     return config.out.with_name(config.out.name + ".checkpoints")
-
-
-# BERT-family configs (MiniLM, mpnet) name their attention dropout this way.
-ATTENTION_DROPOUT = "attention_probs_dropout_prob"
 
 
 def build_model(config: TrainConfig):

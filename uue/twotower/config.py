@@ -31,6 +31,11 @@ class TwoTowerConfig(Config):
     )
     attention_heads: int = Field(4, ge=1)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    # As the student's recipe: with dropout in its attention, MiniLM leaves PyTorch's fused CPU kernel
+    # (2.3x a training step, benchmarks/attention_dropout.py). None keeps the model's own (0.1).
+    attention_dropout: float | None = Field(
+        0.0, ge=0.0, lt=1.0, description="Attention dropout of both encoders (none: the model's own)"
+    )
     max_chunk_length: int = Field(128, ge=16, description="Tokens of one chunk of a history")
     activities_per_chunk: int = Field(2, ge=1, description="Activities rendered into one chunk")
     num_chunks_per_user: int = Field(8, ge=1, description="Newest chunks of a history the user tower reads")

@@ -9,11 +9,20 @@ from torch import nn
 class SentenceEncoder(nn.Module):
     """texts -> the model's sentence embeddings [n, d], with gradients (unlike `SentenceTransformer.encode`)."""
 
-    def __init__(self, model_name_or_path: str, max_seq_length: int = 128, device: str = "cpu"):
+    def __init__(
+        self,
+        model_name_or_path: str,
+        max_seq_length: int = 128,
+        device: str = "cpu",
+        attention_dropout: float | None = None,
+    ):
         super().__init__()
         from sentence_transformers import SentenceTransformer
 
-        self.model = SentenceTransformer(model_name_or_path, device=device)
+        from uue.models import ATTENTION_DROPOUT
+
+        dropout = {} if attention_dropout is None else {ATTENTION_DROPOUT: attention_dropout}
+        self.model = SentenceTransformer(model_name_or_path, device=device, config_kwargs=dropout)
         self.model.max_seq_length = max_seq_length
 
     @property

@@ -42,8 +42,12 @@ def build_model(config: TwoTowerConfig) -> TwoTower:
     from uue.models import resolve_base_model
 
     path = resolve_base_model(config.base_model)
-    user = SentenceEncoder(path, config.max_chunk_length)
-    item = user if config.share_encoder else SentenceEncoder(path, config.max_statement_length)
+    user = SentenceEncoder(path, config.max_chunk_length, attention_dropout=config.attention_dropout)
+    item = (
+        user
+        if config.share_encoder
+        else SentenceEncoder(path, config.max_statement_length, attention_dropout=config.attention_dropout)
+    )
     return TwoTower(user, item, user.dim, heads=config.attention_heads, dropout=config.dropout,
                     attention=config.attention, temperature=config.temperature)  # fmt: skip
 

@@ -56,3 +56,4 @@ class TwoTowerConfig(Config):
     split_seed: int = 0
     seed: int = 0
     track: bool = Field(True, description="Log the run to MLflow")
+    progress: bool = Field(True, description="Show a progress bar")

@@ -27,10 +27,10 @@ class SentenceEncoder(nn.Module):
 
     @property
     def dim(self) -> int:
-        return self.model.get_sentence_embedding_dimension()
+        return self.model.get_embedding_dimension()
 
     def forward(self, texts: list[str]) -> torch.Tensor:
         from sentence_transformers.util import batch_to_device
 
-        features = batch_to_device(self.model.tokenize(texts), next(self.model.parameters()).device)
+        features = batch_to_device(self.model.preprocess(texts), next(self.model.parameters()).device)
         return self.model(features)["sentence_embedding"]

@@ -108,22 +108,30 @@ def train_two_tower(config: TwoTowerConfig) -> TwoTowerReport:
 
             mlflow.log_params({k: str(v) for k, v in config.model_dump(mode="json").items()})
         model.train()
-        for step, batch in enumerate(batches):
-            if config.negatives is not NegativeKind.random and step % config.refresh_every == 0:
-                pool_vectors = encode_pool(model, pool)
-            users = model.users([e.chunks for e in batch])
-            items = model.items([e.statement for e in batch])
-            if pool_vectors is None:
-                pool_vectors = torch.zeros(len(pool), users.shape[1])
-            negatives = negatives_for(model, users, batch, pool, pool_vectors, index, own, config, generator)
-            loss = symmetric_info_nce(users, items, model.temperature(), negatives)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
-            optimizer.step()
-            loss_value = loss.item()
-            if run is not None:
-                mlflow.log_metrics({"loss": loss_value, "temperature": model.temperature().item()}, step=step)
+        bar = _progress(config.progress)
+        task = bar.add_task("two-tower training", total=len(batches), loss=math.nan)
+        with bar:
+            for step, batch in enumerate(batches):
+                if config.negatives is not NegativeKind.random and step % config.refresh_every == 0:
+                    pool_vectors = encode_pool(model, pool)
+                users = model.users([e.chunks for e in batch])
+                items = model.items([e.statement for e in batch])
+                if pool_vectors is None:
+                    pool_vectors = torch.zeros(len(pool), users.shape[1])
+                negatives = negatives_for(
+                    model, users, batch, pool, pool_vectors, index, own, config, generator
+                )
+                loss = symmetric_info_nce(users, items, model.temperature(), negatives)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
+                optimizer.step()
+                loss_value = loss.item()
+                bar.update(task, advance=1, loss=loss_value)
+                if run is not None:
+                    mlflow.log_metrics(
+                        {"loss": loss_value, "temperature": model.temperature().item()}, step=step
+                    )
         seconds = time.perf_counter() - started
         config.out.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), config.out / "model.pt")
@@ -139,6 +147,13 @@ def train_two_tower(config: TwoTowerConfig) -> TwoTowerReport:
             mlflow.log_metrics({"users_per_second": report.users_per_second, "seconds": report.seconds})
             mlflow.log_dict(report.model_dump(mode="json"), "report.json")
     return report
+
+
+def _progress(enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("loss {task.fields[loss]:.3f}"), TimeRemainingColumn(), disable=not enabled)  # fmt: skip
 
 
 def load_two_tower(directory: Path) -> tuple[TwoTower, TwoTowerConfig]:

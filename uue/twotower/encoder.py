@@ -17,12 +17,9 @@ class SentenceEncoder(nn.Module):
         attention_dropout: float | None = None,
     ):
         super().__init__()
-        from sentence_transformers import SentenceTransformer
+        from uue.models import load_sentence_transformer
 
-        from uue.models import ATTENTION_DROPOUT
-
-        dropout = {} if attention_dropout is None else {ATTENTION_DROPOUT: attention_dropout}
-        self.model = SentenceTransformer(model_name_or_path, device=device, config_kwargs=dropout)
+        self.model = load_sentence_transformer(model_name_or_path, attention_dropout, device)
         self.model.max_seq_length = max_seq_length
 
     @property

@@ -39,9 +39,7 @@ class TwoTowerReport(BaseModel):
 
 
 def build_model(config: TwoTowerConfig) -> TwoTower:
-    from uue.models import resolve_base_model
-
-    path = resolve_base_model(config.base_model)
+    path = config.base_model  # a registry name or a folder: SentenceEncoder resolves it
     user = SentenceEncoder(path, config.max_chunk_length, attention_dropout=config.attention_dropout)
     item = (
         user

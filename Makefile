@@ -18,9 +18,13 @@ LLAMA_CMAKE_ARGS ?= -DCMAKE_C_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" 
 	-DCMAKE_CXX_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 
 # torch is pinned first: the CPU build of 2.13.0 lies on disk, a bare `torch` would pull GBs of CUDA.
-install: $(BIN)/python
+# A stamp: the venv is installed once per change of pyproject.toml, not again by every target.
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
 	CMAKE_ARGS='$(LLAMA_CMAKE_ARGS)' $(BIN)/pip install -q --no-cache-dir -e ".[local,local-1p5b,dev,baselines]"
+	touch $@
 
 DEMO_USERS ?= 6
 # The better labels per CPU hour (benchmarks/teacher_choice.py, README "Teacher").

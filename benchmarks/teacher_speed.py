@@ -16,6 +16,8 @@ import argparse
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from itertools import islice
 from pathlib import Path
 
@@ -46,10 +48,18 @@ def main() -> None:
         default=TeacherConfig.model_fields["prefill_json"].default,
         help="The engine writes the JSON syntax itself (uue's default)",
     )
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=TeacherConfig.model_fields["parallel"].default,
+        help="Activities labelled at once (threads; the engine decodes them in one batch)",
+    )
     args = parser.parse_args()
     histories = islice(iter_histories(args.histories), args.skip_users, None)
     requests = label_requests(histories, 1, 4)[: args.activities + 1]
-    config = TeacherConfig(model=args.teacher, cache=False, prefill_json=args.prefill_json)
+    config = TeacherConfig(
+        model=args.teacher, cache=False, prefill_json=args.prefill_json, parallel=args.parallel
+    )
     lm = build_lm(config)
     engine = lm.engine
     labeller = LabelActivity()
@@ -57,7 +67,10 @@ def main() -> None:
         labeller(activity=requests[0].activity)  # loads the model and fills the prompt prefix
         before, history_before = dict(engine.stats), len(lm.history)
         start = time.perf_counter()
-        found = [labeller(activity=r.activity) for r in requests[1:]]
+        with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+            # each task runs in a copy of this thread's context, so dspy.context(lm=...) reaches it
+            tasks = [pool.submit(copy_context().run, labeller, activity=r.activity) for r in requests[1:]]
+            found = [task.result() for task in tasks]
         seconds = time.perf_counter() - start
     stats = {key: engine.stats[key] - before[key] for key in engine.stats}
     generated = sum(entry["usage"].get("completion_tokens", 0) for entry in lm.history[history_before:])

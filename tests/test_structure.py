@@ -1,4 +1,5 @@
-"""The shape of the package: no file over 400 lines, no function over 80, no import circle.
+"""The shape of the package: no file over 400 lines, no function over 80, no import circle, and a test
+file mirroring every module with logic (`uue/a/b.py` -> `tests/a/test_b.py`).
 
 Module-level imports only (an import inside a function runs after every module has loaded, which is
 how a circle hides; this test counts those too, so a hidden circle still fails).
@@ -112,3 +113,131 @@ def test_files_and_functions_are_small(name: str) -> None:
         and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
     assert not long, f"{path}: " + ", ".join(long)
+
+
+# Tests mirror modules: `uue/a/b.py` is tested in `tests/a/test_b.py`. A module without that file is
+# listed here, with the test file that imports it or with why it has no logic to test.
+TESTS = PACKAGE.parent / "tests"
+TESTED_ELSEWHERE = {
+    "uue/datasets/histories.py": "tests/datasets/test_history_rows.py",
+    "uue/datasets/ingest.py": "tests/datasets/test_registry.py",
+    "uue/datasets/parser.py": "tests/datasets/test_registry.py",
+    "uue/datasets/reddit_columns.py": "tests/datasets/test_reddit_index.py",
+    "uue/models.py": "tests/trainers/test_merge.py",
+    "uue/optimizers/compile_config.py": "tests/optimizers/test_compile.py",
+    "uue/optimizers/optimizers.py": "tests/optimizers/test_compile.py",
+    "uue/programs/judge.py": "tests/optimizers/test_references.py",
+    "uue/programs/label_job.py": "tests/programs/test_activity.py",
+    "uue/programs/lm/config.py": "tests/programs/test_lm.py",
+    "uue/programs/lm/gguf.py": "tests/programs/test_lm.py",
+    "uue/programs/lm/llamacpp.py": "tests/programs/test_lm.py",
+    "uue/programs/lm/llamacpp_batch.py": "tests/programs/test_llamacpp_batch.py",
+    "uue/programs/lm/offline.py": "tests/programs/test_lm.py",
+    "uue/programs/negatives.py": "tests/optimizers/test_references.py",
+    "uue/programs/profile.py": "tests/seqrec/test_profiles.py",
+    "uue/programs/program.py": "tests/optimizers/test_compile.py",
+    "uue/programs/scripted.py": "tests/programs/test_behaviours.py",
+    "uue/programs/synth.py": "tests/programs/test_pivot_synth.py",
+    "uue/programs/synth_config.py": "tests/cli/test_options.py",
+    "uue/seqrec/bert4rec.py": "tests/seqrec/test_models.py",
+    "uue/seqrec/layers.py": "tests/seqrec/test_models.py",
+    "uue/seqrec/profile_job.py": "tests/seqrec/test_profiles.py",
+    "uue/seqrec/registry.py": "tests/seqrec/test_models.py",
+    "uue/seqrec/sasrec.py": "tests/seqrec/test_models.py",
+    "uue/trainers/student_config.py": "tests/trainers/test_student.py",
+    "uue/twotower/config.py": "tests/twotower/test_train.py",
+    "uue/twotower/embedder.py": "tests/eval/test_embedders.py",
+}
+NO_LOGIC = {
+    "uue/cli/data.py": "CLI wiring (ingest, embed, similar, merge-triplets, infer): builds the config, prints "
+    "the report; run through `uue ...` in tests/datasets/test_bad_input.py and tests/eval/",
+    "uue/cli/seqrec.py": "CLI wiring of `uue seqrec`: loads the YAML config, prints the metrics",
+    "uue/cli/student.py": "CLI wiring (train, student, merge, bench, train-two-tower); `uue bench` is run "
+    "in tests/eval/test_bench.py",
+    "uue/cli/teacher.py": "CLI wiring (synth, compile); run in tests/cli/test_options.py and "
+    "tests/optimizers/test_compile.py",
+    "uue/programs/behaviour.py": "a frozen record (name, signature, builder, scripted reply) that behaviour "
+    "modules fill; the registry over it is tested in tests/programs/test_behaviours.py",
+    "uue/trainers/recipe_config.py": "a pydantic config and an enum, no validator",
+    "uue/twotower/encoder.py": "a thin nn.Module over uue.models.load_sentence_transformer (forward is "
+    "preprocess + model); built with real weights in tests/twotower/test_train.py",
+}
+
+
+def mirrored_test(module: Path) -> Path:
+    """`uue/a/b.py` -> `tests/a/test_b.py` (`uue/b.py` -> `tests/test_b.py`)."""
+    relative = module.relative_to(PACKAGE)
+    return TESTS / relative.parent / f"test_{relative.stem}.py"
+
+
+def _tests_module(test_file: Path, module: Path) -> bool:
+    """Whether `test_file` imports `module` (anywhere in the file) or names it (dotted, or its path)."""
+    dotted, text = module_name(module), test_file.read_text()
+    relative = module.relative_to(PACKAGE.parent).as_posix()
+    return dotted in imported_modules(test_file) or dotted in text or relative in text
+
+
+def mirror_problems(
+    tested_elsewhere: dict[str, str], no_logic: dict[str, str], modules: dict[str, Path] = MODULES
+) -> list[str]:
+    """One line per module with neither its mirrored test nor an entry, and per stale or wrong entry."""
+    files = {path.relative_to(PACKAGE.parent).as_posix(): path for path in modules.values()}
+    files = {key: path for key, path in files.items() if path.name != "__init__.py"}
+    problems = []
+    for key in sorted(tested_elsewhere.keys() & no_logic.keys()):
+        problems.append(f"{key}: listed in both TESTED_ELSEWHERE and NO_LOGIC")
+    for key in sorted(tested_elsewhere.keys() | no_logic.keys()):
+        table = "TESTED_ELSEWHERE" if key in tested_elsewhere else "NO_LOGIC"
+        if key not in files:
+            problems.append(f"{key}: no such module any more; remove it from {table}")
+        elif mirrored_test(files[key]).is_file():
+            mirror = mirrored_test(files[key]).relative_to(PACKAGE.parent)
+            problems.append(f"{key}: {mirror} exists now; remove the module from {table}")
+    for key, path in sorted(files.items()):
+        mirror = mirrored_test(path)
+        if mirror.is_file() or key in no_logic:
+            continue
+        if key not in tested_elsewhere:
+            problems.append(
+                f"{key}: no {mirror.relative_to(PACKAGE.parent)}; write it, or list the module in "
+                "TESTED_ELSEWHERE (with the test file that imports it) or NO_LOGIC (with why)"
+            )
+            continue
+        test_file = PACKAGE.parent / tested_elsewhere[key]
+        if not test_file.is_file():
+            problems.append(f"{key}: TESTED_ELSEWHERE names {tested_elsewhere[key]}, which does not exist")
+        elif not _tests_module(test_file, path):
+            problems.append(f"{key}: {tested_elsewhere[key]} does not import {module_name(path)}")
+    return problems
+
+
+def test_every_module_with_logic_has_its_mirrored_test_file() -> None:
+    problems = mirror_problems(TESTED_ELSEWHERE, NO_LOGIC)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_mirror_check_finds_missing_stale_and_wrong_entries(tmp_path) -> None:
+    assert mirrored_test(PACKAGE / "eval" / "report.py") == TESTS / "eval" / "test_report.py"
+    assert mirrored_test(PACKAGE / "config.py") == TESTS / "test_config.py"
+    listed = {**TESTED_ELSEWHERE}
+    del listed["uue/programs/judge.py"]  # neither mirrored nor listed
+    listed["uue/gone.py"] = "tests/test_structure.py"  # no such module
+    listed["uue/config.py"] = "tests/test_config.py"  # mirrored: the entry is stale
+    listed["uue/seqrec/sasrec.py"] = "tests/test_errors.py"  # does not import it
+    listed["uue/seqrec/layers.py"] = "tests/seqrec/test_nothing.py"  # no such test file
+    no_logic = {**NO_LOGIC, "uue/seqrec/bert4rec.py": "both"}
+    problems = mirror_problems(listed, no_logic)
+    assert problems[0] == "uue/seqrec/bert4rec.py: listed in both TESTED_ELSEWHERE and NO_LOGIC"
+    assert (
+        "uue/config.py: tests/test_config.py exists now; remove the module from TESTED_ELSEWHERE" in problems
+    )
+    assert "uue/gone.py: no such module any more; remove it from TESTED_ELSEWHERE" in problems
+    assert any(
+        p.startswith("uue/programs/judge.py: no tests/programs/test_judge.py; write it") for p in problems
+    )
+    assert "uue/seqrec/sasrec.py: tests/test_errors.py does not import uue.seqrec.sasrec" in problems
+    assert (
+        "uue/seqrec/layers.py: TESTED_ELSEWHERE names tests/seqrec/test_nothing.py, which does not exist"
+        in problems
+    )
+    assert len(problems) == 6

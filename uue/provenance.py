@@ -8,6 +8,7 @@ import platform
 import sys
 import time
 from dataclasses import asdict, is_dataclass
+from enum import Enum
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -55,8 +56,10 @@ def records_same_making(
 
 
 def _jsonable(value: object) -> object:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+    if isinstance(value, BaseModel):  # python mode: a set field stays a set, then sorted below
+        return _jsonable(value.model_dump(mode="python"))
+    if isinstance(value, Enum):
+        return value.value
     if is_dataclass(value) and not isinstance(value, type):
         return {k: _jsonable(v) for k, v in asdict(value).items()}
     if isinstance(value, dict):

@@ -54,16 +54,16 @@ def _ingest(tmp_path, lines: list[bytes], name: str = "RC.jsonl"):
 def test_malformed_json_is_quarantined_and_the_run_continues(tmp_path):
     broken = b'{"id": "c2", "author": "alice", "body": "unterminated'
     tally, out, path = _ingest(tmp_path, [SUBMISSION, _comment("c1"), broken, _comment("c3")])
-    assert tally.records_written == 3 and tally.skipped == {"malformed_json": 1} and tally.balanced()
+    assert tally.records_written == 3 and tally.skipped == {"malformed_json": 1} and tally.balanced
     (entry,) = _quarantine(out)
     assert entry["raw"] == broken.decode() and entry["line"] == 3 and entry["file"] == str(path)
-    assert tally.problems[0].startswith(f"{path}:3: malformed_json")
+    assert tally.messages[0].startswith(f"{path}:3: malformed_json")
 
 
 def test_non_utf8_byte_is_quarantined_verbatim(tmp_path):
     bad = _comment("c2", body="caf\xe9").replace(b"caf\\u00e9", b"caf\xe9")
     tally, out, _ = _ingest(tmp_path, [SUBMISSION, bad, _comment("c3")])
-    assert tally.skipped == {"invalid_utf8": 1} and tally.balanced()
+    assert tally.skipped == {"invalid_utf8": 1} and tally.balanced
     (entry,) = _quarantine(out)
     assert base64.b64decode(entry["raw_base64"]) == bad
 
@@ -111,7 +111,7 @@ def test_non_utf8_byte_is_quarantined_verbatim(tmp_path):
 )
 def test_bad_fields_name_the_field(tmp_path, line, reason):
     tally, out, _ = _ingest(tmp_path, [SUBMISSION, line, _comment("c1")])
-    assert tally.skipped == {reason: 1} and tally.records_written == 2 and tally.balanced()
+    assert tally.skipped == {reason: 1} and tally.records_written == 2 and tally.balanced
     assert _quarantine(out)[0]["reason"] == reason
 
 
@@ -120,7 +120,7 @@ def test_deleted_and_bot_authors_are_context_but_never_users(tmp_path):
              _comment("c2", author="AutoModerator", parent="t1_c1"), _comment("c3", parent="t1_c2"),
              _comment("c4", body="[removed]")]  # fmt: skip
     tally, out, _ = _ingest(tmp_path, lines)
-    assert tally.skipped == {"deleted_author": 1, "bot_author": 1, "deleted_body": 1} and tally.balanced()
+    assert tally.skipped == {"deleted_author": 1, "bot_author": 1, "deleted_body": 1} and tally.balanced
     from uue.datasets.histories import iter_histories
 
     users = {h.user_id: h for h in iter_histories(out)}
@@ -205,7 +205,7 @@ def test_crlf_line_is_quarantined_verbatim_and_good_crlf_lines_parse(tmp_path):
         b"\r\n".join([SUBMISSION, _comment("c1"), broken.removesuffix(b"\r"), _comment("c3")]) + b"\r\n"
     )
     tally = ingest("reddit", [path], tmp_path / "out", IngestOptions())
-    assert tally.records_written == 3 and tally.skipped == {"malformed_json": 1} and tally.balanced()
+    assert tally.records_written == 3 and tally.skipped == {"malformed_json": 1} and tally.balanced
     (entry,) = _quarantine(tmp_path / "out")
     assert entry["raw"].encode() == broken  # the \r of the line is kept
 
@@ -213,7 +213,7 @@ def test_crlf_line_is_quarantined_verbatim_and_good_crlf_lines_parse(tmp_path):
 def test_submissions_alone_ingest_their_authors(tmp_path):
     # no comment at all used to end in an IndexError while joining parent chains
     tally, out, _ = _ingest(tmp_path, [SUBMISSION], name="RS.jsonl")
-    assert (tally.records_written, tally.users_written) == (1, 1) and tally.balanced()
+    assert (tally.records_written, tally.users_written) == (1, 1) and tally.balanced
 
 
 def test_missing_file_is_one_line_and_no_work(tmp_path):

@@ -90,7 +90,7 @@ def test_memory_and_disk_indexes_write_the_same_histories(reddit_slice, tmp_path
 )
 def test_filters_keep_the_count_invariant(reddit_slice, tmp_path, options):
     tally = ingest("reddit", reddit_slice, tmp_path, options)
-    assert tally.balanced()
+    assert tally.balanced
     histories = list(iter_histories(tmp_path))
     assert all(len(h.activities) >= options.min_activities for h in histories)
     if options.max_users:
@@ -113,7 +113,7 @@ def test_pushshift_2024_records_with_every_real_field(shared_data, tmp_path):
     tally = ingest(
         "reddit", [folder / "test_submissions.json", folder / "test_comments.json"], tmp_path, IngestOptions()
     )
-    assert tally.lines_read == 27 + 31 and tally.balanced() and tally.quarantined == 0
+    assert tally.lines_read == 27 + 31 and tally.balanced and tally.quarantined == 0
     activities = [a for h in iter_histories(tmp_path) for a in h.activities]
     comment = next(a for a in activities if a.activity_id == "t1_kod0bkd")
     assert comment.user_id == "DubsAli" and comment.context.community == "woodworking"

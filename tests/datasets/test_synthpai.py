@@ -27,4 +27,4 @@ def test_synthpai_filters_and_bad_lines(shared_data, tmp_path):
     path.write_bytes(b"\n".join([source[0], b'{"username": 1}', source[1], source[2]]) + b"\n")
     tally = ingest("synthpai", [path], tmp_path / "out", IngestOptions(max_users=1))
     assert tally.users_written == 1 and tally.skipped["over_max_users"] > 0
-    assert tally.skipped["missing_field:username/comments"] == 1 and tally.balanced()
+    assert tally.skipped["missing_field:username/comments"] == 1 and tally.balanced

@@ -23,9 +23,15 @@ class HashedBagOfWords(nn.Module):
         return self.embedding(flat, offsets)
 
 
+def _trained(pooling: AttentionPooling) -> AttentionPooling:
+    """The attention's output projection away from its zero start, as after training."""
+    nn.init.normal_(pooling.attend.out_proj.weight)
+    return pooling
+
+
 def test_attention_pooling_ignores_padded_chunks():
     torch.manual_seed(0)
-    pooling = AttentionPooling(8, heads=2, dropout=0.0).eval()
+    pooling = _trained(AttentionPooling(8, heads=2, dropout=0.0)).eval()
     chunks = torch.randn(2, 3, 8)
     mask = torch.tensor([[True, True, False], [True, True, True]])
     changed = chunks.clone()
@@ -33,6 +39,17 @@ def test_attention_pooling_ignores_padded_chunks():
     assert torch.allclose(pooling(chunks, mask), pooling(changed, mask), atol=1e-6)
     unmasked = torch.ones_like(mask)
     assert not torch.allclose(pooling(chunks, unmasked)[0], pooling(changed, unmasked)[0])  # the mask matters
+
+
+def test_an_untrained_two_tower_model_is_its_base_encoder_mean_pooled():
+    torch.manual_seed(0)
+    encoder = HashedBagOfWords()
+    model = TwoTower(encoder, encoder, dim=8, heads=2, dropout=0.0).eval()
+    chunks = [["r/College · exams", "r/College · dorms"], ["r/GradSchool · thesis"]]
+    with torch.no_grad():
+        expected = torch.stack([encoder(user).mean(dim=0) for user in chunks])
+        assert torch.allclose(model.users(chunks), expected, atol=1e-6)
+        assert torch.allclose(model.items(["Thesis writing"]), encoder(["Thesis writing"]), atol=1e-6)
 
 
 def test_mean_pooling_is_the_average_of_real_chunks():

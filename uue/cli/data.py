@@ -21,6 +21,7 @@ from uue.cli.app import app, console, one_line_errors
 from uue.cli.options import config_command
 from uue.datasets.options import IngestOptions
 from uue.errors import UueError
+from uue.eval.infer import InferConfig
 from uue.eval.user_vectors import Pooling
 
 
@@ -58,17 +59,16 @@ def ingest(
         raise UueError("no input files", hint="pass files, or --comments/--submissions for reddit")
     progress, on_progress = _bytes_progress(inputs)
     with progress:
-        tally = run_ingest(platform, inputs, out, config, on_progress)
-    for problem in tally.problems:
+        report = run_ingest(platform, inputs, out, config, on_progress)
+    for problem in report.messages:
         console.print(f"[yellow]warning:[/yellow] {escape(problem)}", highlight=False, soft_wrap=True)
-    if tally.problem_count > len(tally.problems):
+    if report.problems > len(report.messages):
         console.print(
-            f"[yellow]... and {tally.problem_count - len(tally.problems)} more, see {tally.quarantine_path}"
+            f"[yellow]... and {report.problems - len(report.messages)} more, see {report.quarantine_path}"
         )
-    summary = tally.as_dict()
     console.print(
-        f"[green]wrote[/green] {summary['users_written']:,} users, {summary['records_written']:,} activities "
-        f"from {summary['lines_read']:,} lines to {out}; skipped {json.dumps(summary['skipped'])}",
+        f"[green]wrote[/green] {report.users_written:,} users, {report.records_written:,} activities "
+        f"from {report.lines_read:,} lines to {out}; skipped {json.dumps(report.skipped)}",
         highlight=False,
         soft_wrap=True,
     )
@@ -125,3 +125,24 @@ def merge_triplets_command(
 
     count = merge_triplets(list(triplets), out)
     console.print(f"[green]wrote[/green] {count} triplets to {out / 'triplets'}")
+
+
+@app.command()
+@one_line_errors
+@config_command(
+    InferConfig,
+    flags={"users": "--user", "statements": "--statement", "model": "--model"},
+)
+def infer(config: InferConfig) -> None:
+    """Zero-shot preference inference: score free-text statements for each user (best first)."""
+    from uue.eval.infer import run_infer
+
+    report = run_infer(config)
+    for user in report.users:
+        typer.echo(user.user_id)
+        for scored in user.top:
+            typer.echo(f"  {scored.score:+.3f}  {scored.statement}")
+    if report.out is not None:
+        console.print(
+            f"[green]wrote[/green] {report.out} ({len(report.users)} users x {report.statements} statements)"
+        )

@@ -80,6 +80,9 @@ def bench(
     task: Annotated[list[Task] | None, typer.Option(help="Also rank users on this task; repeat")] = None,
     histories: Annotated[Path | None, typer.Option(help="Histories for --task (from `uue ingest`)")] = None,
     max_users: Annotated[int, typer.Option(help="At most N held-out users for --task")] = 500,
+    labels: Annotated[
+        Path | None, typer.Option(help="Teacher labels (labels.jsonl) for --task statements")
+    ] = None,
 ) -> None:
     """How well do off-the-shelf embedders and trained students rank each user's own interest? Verdict + report.json."""
     from rich.console import Console as StdoutConsole
@@ -96,6 +99,7 @@ def bench(
         task_config = TaskConfig(
             histories=histories,
             triplets=config.triplets,
+            labels=labels,
             valid_fraction=valid_fraction,
             max_users=max_users,
             seed=config.seed,

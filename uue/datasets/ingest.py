@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,7 +15,7 @@ from uue.datasets.io import check_readable
 from uue.datasets.options import IngestOptions
 from uue.datasets.registry import get_parser
 from uue.datasets.staging import single_writer, staged
-from uue.datasets.tally import IngestTally
+from uue.datasets.tally import IngestReport, IngestTally
 from uue.provenance import made_by
 
 REPORT_FILE = "report.json"
@@ -42,8 +41,8 @@ def ingest(
     out_dir: Path,
     options: IngestOptions,
     on_progress: Callable[[Path, int], None] | None = None,
-) -> IngestTally:
-    """Parse `files` of `platform` into `out_dir`; returns the tally, also written to report.json."""
+) -> IngestReport:
+    """Parse `files` of `platform` into `out_dir`; returns the report, also written to report.json."""
     for path in files:
         check_readable(path)  # a typo in a path fails before minutes of work, not after
     parser_class = get_parser(platform)
@@ -61,11 +60,8 @@ def ingest(
             shutil.rmtree(workdir, ignore_errors=True)
         tally.users_written, tally.records_written = users, activities
         tally.quarantine_path = out_dir / QUARANTINE_FILE  # where it lies once swapped in
-        report = {
-            **tally.as_dict(),
-            "platform": platform,
-            "seconds": round(time.perf_counter() - started, 2),
-            "made_by": made_by(f"uue ingest {platform}", options, list(files)),
-        }
-        (work / REPORT_FILE).write_text(json.dumps(report, indent=2))
-    return tally
+        report = tally.report(
+            platform, time.perf_counter() - started, made_by(f"uue ingest {platform}", options, list(files))
+        )
+        (work / REPORT_FILE).write_text(report.model_dump_json(indent=2))
+    return report

@@ -18,7 +18,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from pydantic import BaseModel
+
 MAX_PRINTED_PROBLEMS = 20
+
+
+class IngestReport(BaseModel):
+    """What `uue ingest` returns and writes as report.json: the tally of every input line."""
+
+    platform: str
+    lines_read: int
+    records_read: int
+    records_written: int
+    users_written: int
+    skipped: dict[str, int]
+    quarantined: int
+    quarantine_path: Path
+    problems: int  # one-line messages about the input; the first `MAX_PRINTED_PROBLEMS` in `messages`
+    messages: list[str]
+    balanced: bool  # records_read == records_written + every skipped record
+    seconds: float
+    made_by: dict
 
 
 @dataclass
@@ -70,15 +90,19 @@ class IngestTally:
     def balanced(self) -> bool:
         return self.records_read == self.records_written + sum(self.skipped.values())
 
-    def as_dict(self) -> dict:
-        return {
-            "lines_read": self.lines_read,
-            "records_read": self.records_read,
-            "records_written": self.records_written,
-            "users_written": self.users_written,
-            "skipped": dict(sorted(self.skipped.items())),
-            "quarantined": self.quarantined,
-            "quarantine_path": str(self.quarantine_path),
-            "problems": self.problem_count,
-            "balanced": self.balanced(),
-        }
+    def report(self, platform: str, seconds: float, made_by: dict) -> IngestReport:
+        return IngestReport(
+            platform=platform,
+            lines_read=self.lines_read,
+            records_read=self.records_read,
+            records_written=self.records_written,
+            users_written=self.users_written,
+            skipped=dict(sorted(self.skipped.items())),
+            quarantined=self.quarantined,
+            quarantine_path=self.quarantine_path,
+            problems=self.problem_count,
+            messages=self.problems,
+            balanced=self.balanced(),
+            seconds=round(seconds, 2),
+            made_by=made_by,
+        )

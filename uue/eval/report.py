@@ -10,7 +10,7 @@ from rich.table import Table
 from uue.eval.bench import BenchReport
 from uue.eval.metrics import BENCH_METRICS
 
-COLUMNS = list(BENCH_METRICS)
+COLUMNS = list(BENCH_METRICS)  # of the triplet bench
 
 
 def _cell(estimate: dict) -> str:
@@ -35,31 +35,34 @@ def bench_table(report: BenchReport) -> Table:
     return table
 
 
+def _metric_cells(metrics: dict) -> str:
+    """Every metric of a leaf but `n`, one per line (tasks have their own: recall@1..., auc, ...)."""
+    return "\n".join(f"{name} {_cell(e)}" for name, e in metrics.items() if name != "n")
+
+
 def task_table(task_results: dict) -> Table:
-    table = Table(title="downstream tasks on held-out users (full ranking); 95% bootstrap CI")
-    for name in ["model", "task", "pooling", "n", *COLUMNS]:
+    table = Table(title="downstream tasks on held-out users; 95% bootstrap CI over users")
+    for name in ["model", "task", "pooling", "n", "metrics"]:
         table.add_column(name)
     for model, tasks in task_results.items():
         for label, pooling, metrics in _task_leaves(tasks):
-            table.add_row(
-                model, label, pooling, str(int(metrics["n"]["mean"])), *(_cell(metrics[m]) for m in COLUMNS)
-            )
+            table.add_row(model, label, pooling, str(int(metrics["n"]["mean"])), _metric_cells(metrics))
     return table
 
 
 def comparison_table(report: BenchReport) -> Table:
-    """Trained minus baseline, paired per query: Recall@1 and MRR differences with 95% intervals."""
+    """Trained minus baseline, paired per query (per user for `space`): every metric's difference."""
     table = Table(
         title="trained - baseline, paired per query (95% bootstrap CI; above 0 = trained is better)"
     )
-    for name in ("pair", "on", "Δ recall@1", "Δ mrr"):
+    for name in ("pair", "on", "Δ"):
         table.add_column(name)
     for pair, protocols in report.comparisons.items():
         for protocol, metrics in protocols.items():
-            table.add_row(pair, f"triplets ({protocol})", _cell(metrics["recall@1"]), _cell(metrics["mrr"]))
+            table.add_row(pair, f"triplets ({protocol})", _metric_cells(metrics))
     for pair, tasks in (report.tasks or {}).get("comparisons", {}).items():
         for label, pooling, metrics in _task_leaves(tasks):
-            table.add_row(pair, f"{label} ({pooling})", _cell(metrics["recall@1"]), _cell(metrics["mrr"]))
+            table.add_row(pair, f"{label} ({pooling})", _metric_cells(metrics))
     return table
 
 

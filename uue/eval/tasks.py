@@ -9,6 +9,10 @@
   names `r/<sub>` of every subreddit seen among held-out users; the last activity's subreddit is the
   target. Subreddit-name embeddings need no training data and work for BM25 too; per-subreddit
   centroids of other users' activities would leak the training users' text into the candidates.
+* `statements` (seed 003): held-out users against the teacher's labels as free-text statements:
+  retrieval (Recall@10, F1@10) and zero-shot inference on statements no training user had (AUC,
+  F1@R); needs `--labels` (`uue.eval.statements`).
+* `space`: anisotropy and effective rank of the held-out users' vectors (`uue.eval.space`).
 
 Held-out users are `split_users(..., valid_fraction, seed).valid`, the same function `uue train` uses.
 """
@@ -27,20 +31,29 @@ from uue.datasets.histories import iter_histories
 from uue.datasets.records import Activity, History
 from uue.errors import ConfigError
 from uue.eval.embedders import DenseEmbedder, Embedder
-from uue.eval.metrics import BENCH_METRICS, bootstrap_ci, paired_differences, per_query, ranks_of_target
+from uue.eval.metrics import BENCH_METRICS, bootstrap_ci, per_query, ranks_of_target
+from uue.eval.space import space_differences, space_figures
 from uue.eval.split import is_held_out
+from uue.eval.statements import StatementSet, activity_owners, statement_set, statement_task_values
 from uue.eval.user_vectors import Pooling, pooled_vectors, user_texts
+from uue.programs.labels import read_labels
 
 
 class Task(str, Enum):
     reid = "reid"
     interests = "interests"
     next_subreddit = "next-subreddit"
+    statements = "statements"
+    space = "space"
 
 
 class TaskConfig(Config):
     histories: Path = Field(description="Directory written by `uue ingest`")
     triplets: Path | None = Field(None, description="Triplets directory (needed by `interests`)")
+    labels: Path | None = Field(
+        None,
+        description="Teacher labels, labels.jsonl of `uue synth --mode activity` (needed by `statements`)",
+    )
     valid_fraction: float = Field(
         0.1, gt=0, lt=1, description="Held-out share of users (same split as training)"
     )
@@ -175,6 +188,37 @@ def task_ranks(
     return {pooling.value: variants for pooling, variants in found.items()}
 
 
+def task_values(
+    task: Task,
+    embedder: Embedder,
+    config: TaskConfig,
+    histories: list[History],
+    triplets=None,
+    statements: StatementSet | None = None,
+) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """{pooling: {variant: {metric: per-query values}}} of one task (not `space`, which has no queries)."""
+    if task is Task.statements:
+        if statements is None:
+            raise ConfigError("the statements task needs --labels")
+        poolings = config.poolings if isinstance(embedder, DenseEmbedder) else [Pooling.last]
+        return {p.value: statement_task_values(embedder, statements, p, config.max_windows) for p in poolings}
+    found = task_ranks(task, embedder, config, histories, triplets)
+    return {
+        pooling: {variant: per_query(r, BENCH_METRICS) for variant, r in variants.items()}
+        for pooling, variants in found.items()
+    }
+
+
+def statement_inputs(config: TaskConfig, histories: list[History]) -> StatementSet:
+    if config.labels is None:
+        raise ConfigError(
+            "the statements task needs --labels", hint="labels.jsonl of `uue synth --mode activity`"
+        )
+    labels = read_labels(config.labels)
+    return statement_set(histories, labels, activity_owners(config.histories), config.valid_fraction,
+                         config.split_seed)  # fmt: skip
+
+
 def run_tasks(
     tasks: Sequence[Task],
     embedders: dict[str, Embedder],
@@ -186,38 +230,62 @@ def run_tasks(
     {variant: {metric: Estimate, "n": ...}}}}}, "comparisons": {"trained - baseline": same shape,
     paired per user}}, JSON-ready. `trained` names the models compared against the others."""
     histories = held_out_histories(config)
-    # Per model, the ranks of every (task, pooling, variant): flat keys, nested only for the report.
-    ranks = {
-        spec: {
-            (t.value, pooling, variant): r
-            for t in tasks
-            for pooling, variants in task_ranks(t, e, config, histories, triplets).items()
-            for variant, r in variants.items()
-        }
-        for spec, e in embedders.items()
-    }
+    statements = statement_inputs(config, histories) if Task.statements in tasks else None
+    # Per model, the per-query values of every (task, pooling, variant): flat keys, nested for the report.
+    values: dict[str, dict[tuple[str, str, str], dict[str, np.ndarray]]] = {}
+    vectors: dict[str, dict[str, np.ndarray]] = {}  # the `space` task's user vectors, dense models only
+    for spec, embedder in embedders.items():
+        values[spec] = {}
+        for task in tasks:
+            if task is Task.space:
+                if isinstance(embedder, DenseEmbedder):
+                    activities = [h.activities for h in histories]
+                    pooled = pooled_vectors(
+                        activities, embedder, config.poolings, max_windows=config.max_windows
+                    )
+                    vectors[spec] = {p.value: v for p, v in pooled.items()}
+                continue
+            for pooling, variants in task_values(
+                task, embedder, config, histories, triplets, statements
+            ).items():
+                for variant, found in variants.items():
+                    values[spec][(task.value, pooling, variant)] = found
 
-    def summary(r: np.ndarray) -> dict:
-        found = per_query(r, BENCH_METRICS)
+    def summary(found: dict[str, np.ndarray]) -> dict:
+        n = len(next(iter(found.values())))
         return {k: bootstrap_ci(v, config.resamples, config.seed).as_dict() for k, v in found.items()} | {
-            "n": {"mean": len(r), "ci_low": len(r), "ci_high": len(r)}
+            "n": {"mean": n, "ci_low": n, "ci_high": n}
         }
 
-    def paired(ours: np.ndarray, theirs: np.ndarray) -> dict:
-        found = paired_differences(ours, theirs, config.resamples, config.seed)
-        return {k: e.as_dict() for k, e in found.items()}
+    def paired(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]) -> dict:
+        return {
+            k: bootstrap_ci(v - theirs[k], config.resamples, config.seed).as_dict() for k, v in ours.items()
+        }
+
+    def space(ours: np.ndarray, theirs: np.ndarray | None = None) -> dict:
+        found = (
+            space_figures(ours, config.resamples, config.seed)
+            if theirs is None
+            else space_differences(ours, theirs, config.resamples, config.seed)
+        )
+        n = len(ours)
+        return {k: e.as_dict() for k, e in found.items()} | {"n": {"mean": n, "ci_low": n, "ci_high": n}}
 
     results = {
-        spec: _nested((key, summary(r)) for key, r in by_key.items()) for spec, by_key in ranks.items()
+        spec: _nested((key, summary(v)) for key, v in by_key.items()) for spec, by_key in values.items()
     }
-    comparisons = {
-        f"{ours} - {theirs}": _nested(
-            (key, paired(r, ranks[theirs][key])) for key, r in ranks[ours].items() if key in ranks[theirs]
-        )
-        for ours in trained
-        for theirs in ranks
-        if theirs not in trained
-    }
+    for spec, by_pooling in vectors.items():
+        results[spec]["space"] = {p: {"space": space(v)} for p, v in by_pooling.items()}
+    comparisons = {}
+    for ours in trained:
+        for theirs in values:
+            if theirs in trained:
+                continue
+            pair = _nested((key, paired(v, values[theirs][key])) for key, v in values[ours].items()
+                           if key in values[theirs])  # fmt: skip
+            if ours in vectors and theirs in vectors:
+                pair["space"] = {p: {"space": space(v, vectors[theirs][p])} for p, v in vectors[ours].items()}
+            comparisons[f"{ours} - {theirs}"] = pair
     return {"results": results, "comparisons": comparisons, "users": len(histories)}
 
 

@@ -120,6 +120,8 @@ def teacher_labels(
             on_labels=lambda: write_labels(config.out / LABELS_FILE, labels_so_far()),
             usage=lambda: ledger.take(lm.history),
             show_progress=config.progress,
+            # a local model decodes concurrent calls in one batch (llamacpp_batch); others take --workers
+            workers=config.teacher.parallel if config.teacher.is_local else config.workers,
         )
     ledger.update(lm.history)
     labels = labels_so_far()

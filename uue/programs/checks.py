@@ -24,6 +24,11 @@ def _ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
+def _names(text: str, name: str) -> bool:
+    """`name` in `text` as a whole token: user `ed` is named in "ask ed", not in "Credit cards"."""
+    return re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text) is not None
+
+
 def copies_text(summary: str, texts: Iterable[str]) -> bool:
     """True when `summary` is one of `texts` or shares a `COPY_NGRAM`-word run with one.
 
@@ -50,7 +55,7 @@ def summary_problem(
     if len(words(summary)) > max_words:
         return f"long_{name}"
     lowered = summary.lower()
-    if SUBJECT.lower() in words(lowered) or (user_id and user_id.lower() in lowered):
+    if SUBJECT.lower() in words(lowered) or (user_id and _names(lowered, user_id.lower())):
         return f"{name}_names_user"
     if copies_text(summary, copied_from):
         return f"{name}_copies_activity"

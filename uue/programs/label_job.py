@@ -80,9 +80,10 @@ def run_labelling(
     on_labels: Callable[[], None],
     usage: Callable[[], dict],
     show_progress: bool,
+    workers: int = 1,
 ) -> None:
-    """Label every unfinished request into `store`, calling `on_labels` every `LABELS_EVERY` units.
-    Set the LM (`dspy.context`) before calling."""
+    """Label every unfinished request into `store`, calling `on_labels` every `LABELS_EVERY` units,
+    `workers` activities at once. Set the LM (`dspy.context`) before calling."""
     progress = unit_progress(show_progress)
     done_since = {"count": 0}
 
@@ -112,7 +113,7 @@ def run_labelling(
                 on_labels()
             return usage()
 
-        run_units([(r.activity.activity_id, lambda r=r: work(r)) for r in requests], store, 1, finished)
+        run_units([(r.activity.activity_id, lambda r=r: work(r)) for r in requests], store, workers, finished)
 
 
 def adopt_labels(

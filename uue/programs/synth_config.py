@@ -80,7 +80,9 @@ class SynthConfig(Config):
     min_judge_score: float | None = Field(
         None, ge=0.0, le=1.0, description="Judge every positive and drop those below (None: no judge)"
     )
-    workers: int = Field(1, ge=1, description="Concurrent units (remote teachers; 1 for a local model)")
+    workers: int = Field(
+        1, ge=1, description="Concurrent units of a remote teacher (a local model takes --parallel)"
+    )
     program: Path | None = Field(None, description="A SynthProgram saved with DSPy `save`")
     seed: int = Field(0, description="Seed of candidate sampling")
     attempts: int = Field(2, ge=1, description="Calls per module before a unit records a failure")
@@ -102,7 +104,7 @@ class SynthConfig(Config):
     @model_validator(mode="after")
     def _consistent(self) -> SynthConfig:
         if self.workers > 1 and self.teacher.is_local:
-            raise ValueError("a local teacher runs one call at a time: use --workers 1")
+            raise ValueError("--workers is for remote teachers: a local model batches --parallel calls")
         if self.mode is SynthMode.pivot and (self.negatives is NegativeMode.mined or self.labels):
             raise ValueError("--negatives mined and --labels belong to --mode activity")
         if self.mode is SynthMode.pivot and self.user_side is not UserSide.all:

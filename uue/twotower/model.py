@@ -15,10 +15,13 @@ TextEncoder = Callable[[list[str]], torch.Tensor]  # texts -> [n, d], differenti
 
 
 class AttentionPooling(nn.Module):
-    """Multi-head attention of a learned query over a user's chunk vectors; padded chunks are masked.
+    """The mean of a user's real chunk vectors plus multi-head attention of a learned query over them;
+    padded chunks are masked.
 
-    chunks [U, C, d], mask [U, C] (True = a real chunk) -> [U, d]. Mean pooling (`attention=False`)
-    is the ablation: the plain average of the real chunks.
+    chunks [U, C, d], mask [U, C] (True = a real chunk) -> [U, d]. The attention's output projection
+    starts at zero, so an untrained model pools by the mean and training starts from the base
+    encoder's user vectors (a random projection at the start cost the first scale run most of what
+    the base knew: README, two-tower). `attention=False` is the ablation: the mean alone.
     """
 
     def __init__(self, dim: int, heads: int = 4, dropout: float = 0.1, attention: bool = True):
@@ -26,16 +29,19 @@ class AttentionPooling(nn.Module):
         self.attention = attention
         self.query = nn.Parameter(torch.randn(1, 1, dim) * dim**-0.5)
         self.attend = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        nn.init.zeros_(self.attend.out_proj.weight)
+        nn.init.zeros_(self.attend.out_proj.bias)
 
     def forward(self, chunks: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if not bool(mask.any(dim=1).all()):
             raise ValueError("every user needs at least one chunk")
+        weights = mask.float() / mask.float().sum(dim=1, keepdim=True)  # [U, C]
+        mean = torch.einsum("uc,ucd->ud", weights, chunks)  # [U, d]
         if not self.attention:
-            weights = mask.float() / mask.float().sum(dim=1, keepdim=True)  # [U, C]
-            return torch.einsum("uc,ucd->ud", weights, chunks)
+            return mean
         query = self.query.expand(len(chunks), 1, -1)  # [U, 1, d]
         pooled, _ = self.attend(query, chunks, chunks, key_padding_mask=~mask, need_weights=False)
-        return pooled[:, 0]  # [U, d]
+        return mean + pooled[:, 0]  # [U, d]
 
 
 class TwoTower(nn.Module):
@@ -59,6 +65,10 @@ class TwoTower(nn.Module):
         self.pooling = AttentionPooling(dim, heads, dropout, attention)
         self.user_projection = nn.Linear(dim, out_dim)
         self.item_projection = nn.Linear(dim, out_dim)
+        if out_dim == dim:  # start at the base encoder's space: both projections the identity
+            for projection in (self.user_projection, self.item_projection):
+                nn.init.eye_(projection.weight)
+                nn.init.zeros_(projection.bias)
 
     @property
     def shared(self) -> bool:

@@ -54,6 +54,7 @@ from dspy.lm15 import ServerError as LM15ServerError
 from dspy.lm15 import TimeoutError as LM15TimeoutError
 
 from uue.errors import ConfigError
+from uue.programs.lm.llamacpp_batch import BatchDecoder
 from uue.programs.lm.llamacpp_messages import PROVIDER, chat_messages, grammar_text, parses, schema_of
 from uue.programs.lm.llamacpp_prefill import chat_prompt, field_stop, json_string_value, string_properties
 from uue.programs.lm.llamacpp_settings import LlamaCppSettings, import_llama_cpp
@@ -82,6 +83,7 @@ class LlamaCppEngine:
     def __init__(self, settings: LlamaCppSettings):
         self.settings = settings
         self._llm = None
+        self._batch_decoder: BatchDecoder | None = None
         self._lock = threading.Lock()
         # Per-call bookkeeping read by the eval hook; only touched while holding the lock.
         self._state = SimpleNamespace(deadline=None, prompt_eval=None, prompt_eval_s=0.0)
@@ -170,6 +172,9 @@ class LlamaCppEngine:
         return llm
 
     def close(self) -> None:
+        if self._batch_decoder is not None:
+            self._batch_decoder.close()
+            self._batch_decoder = None
         with self._lock:
             if self._llm is not None:
                 self._llm.close()
@@ -302,20 +307,15 @@ class LlamaCppEngine:
             prompt, answer = prompt + head, answer + head
             value = None
             for constrained in (False, True):  # stop strings first (no grammar cost), a grammar if it fails
-                ending = field_stop(max_length, constrained)
-                out, prompt_eval = self._locked_call(
-                    lambda llm, prompt=prompt, budget=budget, ending=ending: llm.create_completion(
-                        prompt=prompt, max_tokens=budget, temperature=temperature, seed=seed,
-                        repeat_penalty=kwargs.get("repeat_penalty") or 1.0, **ending,
-                    )
+                text, finish_reason, prompt_tokens, generated, prompt_eval = self._complete_value(
+                    prompt, budget, max_length, constrained, temperature, seed,
+                    kwargs.get("repeat_penalty") or 1.0,
                 )  # fmt: skip
-                call = out.get("usage") or {}
-                usage["output"] += int(call.get("completion_tokens", 0))
-                usage["input"] = int(call.get("prompt_tokens", 0))  # the whole prompt so far
+                usage["output"] += generated
+                usage["input"] = prompt_tokens  # the whole prompt so far
                 evaluated += prompt_eval
-                budget -= int(call.get("completion_tokens", 0))
-                choice = out["choices"][0]
-                value = json_string_value(choice["text"]) if choice.get("finish_reason") != "length" else None
+                budget -= generated
+                value = json_string_value(text) if finish_reason != "length" else None
                 if value is not None or budget <= 0:
                     break
             usage["cached"] = max(0, usage["input"] - evaluated)
@@ -324,6 +324,47 @@ class LlamaCppEngine:
                 break
             prompt, answer = prompt + " " + value, answer + " " + value
         return answer + ("}" if finish == "stop" else ""), finish, usage
+
+    def _complete_value(self, prompt, budget, max_length, constrained, temperature, seed, repeat_penalty):
+        """One value of a prefilled answer: (text, finish reason, prompt tokens, generated tokens,
+        prompt tokens evaluated). With `parallel` > 1 the batch decoder serves it (there a retry also
+        reuses the KV cells of the call before it); a repeat penalty goes to llama_cpp.Llama."""
+        if self.settings.parallel > 1 and repeat_penalty == 1.0:
+            ending = field_stop(max_length, constrained, grammar_object=False)
+            done = self.batch_decoder.complete(
+                prompt, max_tokens=budget, temperature=temperature, seed=seed,
+                timeout_s=self.settings.timeout_s, **ending,
+            )  # fmt: skip
+            return done.text, done.finish, done.prompt_tokens, done.completion_tokens, done.evaluated
+        ending = field_stop(max_length, constrained)
+        out, prompt_eval = self._locked_call(
+            lambda llm: llm.create_completion(
+                prompt=prompt, max_tokens=budget, temperature=temperature, seed=seed,
+                repeat_penalty=repeat_penalty, **ending,
+            )
+        )  # fmt: skip
+        call = out.get("usage") or {}
+        choice = out["choices"][0]
+        return (
+            choice["text"],
+            choice.get("finish_reason") or "stop",
+            int(call.get("prompt_tokens", 0)),
+            int(call.get("completion_tokens", 0)),
+            prompt_eval,
+        )
+
+    @property
+    def batch_decoder(self) -> BatchDecoder:
+        """The decoder of concurrent greedy calls (llamacpp_batch), created on first use."""
+        llm = self.llm
+        with _SHARED_LOCK:
+            if self._batch_decoder is None:
+                s = self.settings
+                self._batch_decoder = BatchDecoder(
+                    llm, n_seq=s.parallel, n_ctx=s.n_ctx, n_batch=s.n_batch, n_threads=s.n_threads,
+                    lock=self._lock, stats=self.stats,
+                )  # fmt: skip
+            return self._batch_decoder
 
 
 class AsyncLlamaCppEngine:

@@ -58,10 +58,13 @@ def chat_prompt(llm: Any, messages: list[dict[str, str]]) -> str:
     return formatter(messages=messages).prompt
 
 
-def field_stop(max_length: int | None, constrained: bool) -> dict[str, Any]:
-    """create_completion arguments that end one value: stop strings, or the grammar when `constrained`."""
+def field_stop(max_length: int | None, constrained: bool, grammar_object: bool = True) -> dict[str, Any]:
+    """Completion arguments that end one value: stop strings, or the grammar when `constrained`
+    (a `LlamaGrammar` for create_completion, or its GBNF text when not `grammar_object`)."""
     if not constrained:
         return {"stop": ['",', '"}', '"\n']}
+    if not grammar_object:
+        return {"grammar": string_value_grammar(max_length)}
     from llama_cpp import LlamaGrammar
 
     return {"grammar": LlamaGrammar.from_string(string_value_grammar(max_length), verbose=False)}

@@ -35,6 +35,8 @@ class LlamaCppSettings(Config):
     json_schema: dict[str, Any] | None = None
     prefill_json: bool = False  # write a string-only JSON answer field by field (llamacpp_prefill.py)
     repeat_penalty: float = Field(1.0, gt=0.0)
+    # Calls from this many threads decoded in one batch (llamacpp_batch.py); 1 = one call at a time.
+    parallel: int = Field(1, ge=1, le=64)
 
     @field_validator("model_path", mode="before")
     @classmethod

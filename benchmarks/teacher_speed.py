@@ -60,7 +60,7 @@ def main() -> None:
     config = TeacherConfig(
         model=args.teacher, cache=False, prefill_json=args.prefill_json, parallel=args.parallel
     )
-    lm = build_lm(config)
+    lm = build_lm(config, concurrent=args.parallel > 1)
     engine = lm.engine
     labeller = LabelActivity()
     with dspy.context(lm=lm, adapter=default_adapter(config)):

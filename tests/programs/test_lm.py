@@ -183,6 +183,14 @@ def test_local_path_model_builds_an_engine_lm_without_loading_weights(tmp_path):
     assert lm.engine.settings.n_ctx == 1024 and lm.engine.settings.n_threads == 1
 
 
+def test_only_a_concurrent_job_gets_the_batch_decoder(tmp_path):
+    file = tmp_path / "tiny.gguf"
+    file.write_bytes(b"GGUF0000")
+    config = TeacherConfig(model=f"local:{file}", parallel=8)
+    assert build_lm(config).engine.settings.parallel == 1  # pivot, compile, profiles: one call at a time
+    assert build_lm(config, concurrent=True).engine.settings.parallel == 8  # activity labelling
+
+
 def test_offline_defaults_set_missing_variables_only(monkeypatch):
     for key in OFFLINE_ENV:
         monkeypatch.delenv(key, raising=False)

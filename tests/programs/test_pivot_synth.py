@@ -111,7 +111,9 @@ def test_a_failed_rerank_keeps_the_triplet_with_a_sampled_negative(tmp_path, his
 
 
 def test_a_local_teacher_refuses_parallel_workers(tmp_path):
-    with pytest.raises(ValueError, match="workers 1"):
+    with pytest.raises(
+        ValueError, match="--workers is for remote teachers: a local model batches --parallel"
+    ):
         SynthConfig(histories=tmp_path, out=tmp_path, workers=2)
 
 

@@ -90,6 +90,7 @@ TEACHER_FIELDS = {
     "call_timeout": "timeout_s",  # a server that accepts and never answers fails after this
     "retries": "num_retries",
     "prefill_json": "prefill_json",
+    "parallel": "parallel",  # activity labelling batches this many calls on a local model
 }
 
 
@@ -113,7 +114,7 @@ def config_command(
     """Decorator: `fn(config, **own)` becomes a typer command with `model`'s fields as options.
 
     The command's own parameters (arguments, and options that are not fields, such as `--task`) come
-    first in `--help`. `teacher=True` adds `--teacher/--api-base/--max-tokens/--call-timeout/--retries/--prefill-json`
+    first in `--help`. `teacher=True` adds `--teacher/--api-base/--max-tokens/--call-timeout/--retries/--prefill-json/--parallel`
     and fills the `teacher` field. `exclude`: fields with no option (left at their defaults; the command
     may replace them from its own parameters).
     `flags`: option names that differ from the field's (`{"baselines": "--baseline"}`). `text`: fields

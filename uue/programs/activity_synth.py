@@ -97,7 +97,7 @@ def teacher_labels(
     if config.resume_labels:
         adopt_labels(store, requests, read_labels(config.resume_labels), config.teacher.model, phash)
     before = len(store)
-    lm = build_lm(config.teacher)
+    lm = build_lm(config.teacher, concurrent=True)  # one engine for labelling and reranking
 
     def labels_so_far() -> list[ActivityLabel]:
         found = (
@@ -132,7 +132,7 @@ def teacher_labels(
 def rerank_with_teacher(config: SynthConfig, store: UnitStore, ledger: TokenLedger):
     """The reranker of `choose_negative`: RerankNegatives over the candidates, one stored unit each."""
     program = RerankNegatives(config.attempts)
-    lm = build_lm(config.teacher)
+    lm = build_lm(config.teacher, concurrent=True)  # one engine for labelling and reranking
 
     def rerank(query: LabelledQuery, candidates: list[str], rng: random.Random) -> int | None:
         if query.triplet_id not in store:

@@ -77,7 +77,7 @@ class TeacherConfig(Config):
         ge=1,
         le=16,
         description="Local model: calls from concurrent units decoded together in one batch "
-        "(uue synth --mode activity labels this many activities at once)",
+        "(uue synth --mode activity labels this many activities at once; other jobs call one at a time)",
     )
     model_cache_dir: Path | None = Field(
         None,
@@ -117,9 +117,12 @@ def _local_model_id(config: TeacherConfig, path: Path) -> str:
     return config.model
 
 
-def build_lm(config: TeacherConfig) -> dspy.LM:
+def build_lm(config: TeacherConfig, concurrent: bool = False) -> dspy.LM:
     """A `dspy.LM` for `config`: llama.cpp in-process for local models, a scripted stand-in for
     `scripted/` (tests and dry runs, see uue/programs/scripted.py), LiteLLM/lm15 otherwise.
+    `concurrent`: the caller sends calls from several threads, which a local model decodes in one
+    batch (`config.parallel`); a job that calls one at a time (pivot, compile, profiles) gains nothing
+    from batching and keeps the sequential engine its figures were measured with.
 
     Raises `ConfigError` for a missing model, missing parts packages or a missing API-key variable.
     Loads no weights: the local model is loaded on its first call.
@@ -140,7 +143,7 @@ def build_lm(config: TeacherConfig) -> dspy.LM:
                 timeout_s=config.timeout_s,
                 prompt_cache_bytes=config.prompt_cache_mb << 20,
                 prefill_json=config.prefill_json,
-                parallel=config.parallel,
+                parallel=config.parallel if concurrent else 1,
             )
         )
         return dspy.LM(

@@ -29,9 +29,9 @@ import dspy  # noqa: E402
 
 from uue.datasets.histories import iter_histories  # noqa: E402
 from uue.optimizers.compile import CompileConfig, CompileReport, compile_program, evaluate, report_path  # noqa: E402
-from uue.optimizers.metrics import ClusterF1, SummaryJudge, SummaryRetrieval  # noqa: E402
-from uue.optimizers.references import Split, build_cases, cluster_examples, split_cases, write_cases  # noqa: E402
+from uue.optimizers.references import Split, build_cases, split_cases, write_cases  # noqa: E402
 from uue.programs.lm import TeacherConfig, build_lm, default_adapter  # noqa: E402
+from uue.programs.pivot import ClusterF1, SummaryJudge, SummaryRetrieval, cluster_examples  # noqa: E402
 from uue.programs.program import load_program  # noqa: E402
 
 

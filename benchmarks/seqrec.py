@@ -32,10 +32,11 @@ from typing import Any
 import numpy as np
 
 from uue.eval.metrics import bootstrap_ci
-from uue.seqrec import load_seqrec, train_seqrec
 from uue.seqrec.config import apply_overrides, config_from_dict
+from uue.seqrec.data import load_seqrec
 from uue.seqrec.evaluate import per_user_metrics
 from uue.seqrec.profiles import ProfileTable, load_profiles
+from uue.seqrec.train import train_seqrec
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared" / "data" / "seqrec"

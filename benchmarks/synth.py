@@ -39,15 +39,15 @@ def one_pass_tokens(config: SynthConfig) -> int:
 
 def pivot_figures(config: SynthConfig, first: dict) -> dict:
     llm, positives = first.llm, max(1, first.positives)
-    evaluated = llm["prompt_tokens"] - llm["cached_prompt_tokens"]
+    evaluated = llm.prompt_tokens - llm.cached_prompt_tokens
     one_pass = one_pass_tokens(config)
     return {
         "positives": first.positives,
-        "llm_calls_per_positive": round(llm["calls"] / positives, 2),
+        "llm_calls_per_positive": round(llm.calls / positives, 2),
         "prompt_tokens_per_positive": first.prompt_tokens_per_positive,
         "evaluated_prompt_tokens_per_positive": first.evaluated_prompt_tokens_per_positive,
         "one_pass_tokens": one_pass,
-        "prompt_tokens_vs_one_pass": round(llm["prompt_tokens"] / max(1, one_pass), 2),
+        "prompt_tokens_vs_one_pass": round(llm.prompt_tokens / max(1, one_pass), 2),
         "evaluated_prompt_tokens_vs_one_pass": round(evaluated / max(1, one_pass), 2),
     }
 
@@ -93,12 +93,12 @@ def run_mode(mode: str, args, defaults) -> dict:
         "failures": first.failures,
         "seconds": first.seconds,
         "triplets_per_hour": round(first.triplets / first.seconds * 3600, 1),
-        "llm_calls": llm["calls"],
-        "prompt_tokens_per_triplet": round(llm["prompt_tokens"] / triplets, 1),
+        "llm_calls": llm.calls,
+        "prompt_tokens_per_triplet": round(llm.prompt_tokens / triplets, 1),
         "evaluated_prompt_tokens_per_triplet": round(
-            (llm["prompt_tokens"] - llm["cached_prompt_tokens"]) / triplets, 1
+            (llm.prompt_tokens - llm.cached_prompt_tokens) / triplets, 1
         ),
-        "completion_tokens_per_triplet": round(llm["completion_tokens"] / triplets, 1),
+        "completion_tokens_per_triplet": round(llm.completion_tokens / triplets, 1),
         "rerun_seconds": round(rerun_s, 2),
         "rerun_llm_calls": rerun.llm_this_run["calls"],
         "rerun_triplets_equal": rerun.triplets == first.triplets,

@@ -8,6 +8,8 @@ how a circle hides; this test counts those too, so a hidden circle still fails).
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,6 +128,7 @@ TESTED_ELSEWHERE = {
     "uue/models.py": "tests/trainers/test_merge.py",
     "uue/optimizers/compile_config.py": "tests/optimizers/test_compile.py",
     "uue/optimizers/optimizers.py": "tests/optimizers/test_compile.py",
+    "uue/programs/behaviour.py": "tests/programs/test_behaviours.py",
     "uue/programs/judge.py": "tests/optimizers/test_references.py",
     "uue/programs/label_job.py": "tests/programs/test_activity.py",
     "uue/programs/lm/config.py": "tests/programs/test_lm.py",
@@ -156,8 +159,6 @@ NO_LOGIC = {
     "in tests/eval/test_bench.py",
     "uue/cli/teacher.py": "CLI wiring (synth, compile); run in tests/cli/test_options.py and "
     "tests/optimizers/test_compile.py",
-    "uue/programs/behaviour.py": "a frozen record (name, signature, builder, scripted reply) that behaviour "
-    "modules fill; the registry over it is tested in tests/programs/test_behaviours.py",
     "uue/trainers/recipe_config.py": "a pydantic config and an enum, no validator",
     "uue/twotower/encoder.py": "a thin nn.Module over uue.models.load_sentence_transformer (forward is "
     "preprocess + model); built with real weights in tests/twotower/test_train.py",
@@ -241,3 +242,13 @@ def test_the_mirror_check_finds_missing_stale_and_wrong_entries(tmp_path) -> Non
         in problems
     )
     assert len(problems) == 6
+
+
+def test_the_cli_loads_no_recommender_until_one_is_asked_for() -> None:
+    """`uue train` and the other commands import the CLI; the recommenders' models load on first lookup."""
+    probe = (
+        "import sys, uue.cli; loaded = [m for m in ('uue.seqrec.sasrec', 'uue.seqrec.bert4rec') if m in sys.modules]; "
+        "from uue.seqrec.registry import registered_recommenders; print(loaded, registered_recommenders())"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[] ['bert4rec', 'sasrec']"

@@ -58,6 +58,30 @@ def test_none_clears_an_optional_choice(monkeypatch):
     assert seen["c"].auto is None and seen["c"].max_metric_calls == 3
 
 
+def test_the_prompt_model_is_a_name_served_where_the_teacher_is(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(
+        "uue.optimizers.compile.compile_program", lambda config: seen.setdefault("c", config) and {}
+    )
+    runner.invoke(app, ["compile", "--program", "cluster", "--out", "o.json", "--histories", "h", "--teacher", "openai/t", "--api-base", "http://host:1/v1", "--prompt-model", "openai/big"])  # fmt: skip
+    proposer = seen["c"].prompt_model
+    assert (proposer.model, proposer.api_base) == ("openai/big", "http://host:1/v1")
+
+
+def test_bench_task_options_share_the_task_configs_defaults(monkeypatch):
+    from uue.eval.tasks import TaskConfig
+
+    seen = {}
+    monkeypatch.setattr("uue.eval.suite.run_suite", lambda config, tasks, task_config: seen.update(
+        config=config, task_config=task_config) or (_ for _ in ()).throw(SystemExit(0)))  # fmt: skip
+    runner.invoke(app, ["bench", "--triplets", "t", "--held-out", "--task", "reid", "--histories", "h"])
+    defaults = TaskConfig(histories="h")
+    assert seen["task_config"].valid_fraction == defaults.valid_fraction == seen["config"].valid_fraction
+    assert seen["task_config"].max_users == defaults.max_users
+    result = runner.invoke(app, ["bench", "--triplets", "t", "--task", "reid"])
+    assert result.exit_code == 2 and "--task needs --histories" in result.output
+
+
 def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("uue ")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 
+from tests.dev_triplets import write_toy_corpus
 from uue.datasets import histories as histories_module
-from uue.datasets.histories import iter_histories, write_histories
+from uue.datasets.histories import activity_owners, iter_histories, write_histories
 from uue.datasets.records import Activity, ContextMessage, History, HistoryRows, Source, ThreadContext
 
 
@@ -86,3 +87,10 @@ def test_same_thread_id_with_other_context_in_a_later_batch_keeps_each_context(t
     ]  # fmt: skip
     write_histories(users, tmp_path)
     assert [h.activities[0].context.title for h in iter_histories(tmp_path)] == ["Monday", "Tuesday"]
+
+
+def test_activity_owners_reads_the_stored_histories(tmp_path):
+    histories_dir, _ = write_toy_corpus(tmp_path, n_users=12)
+    owners = activity_owners(histories_dir)
+    stored = list(iter_histories(histories_dir))
+    assert owners == {a.activity_id: h.user_id for h in stored for a in h.activities}

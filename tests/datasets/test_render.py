@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from uue.datasets.records import Activity, ContextMessage, ThreadContext
-from uue.datasets.render import SUBJECT, approximate_tokens, render_activity, render_segment
+from uue.datasets.render import SUBJECT, Segment, approximate_tokens, render_activity, render_segment
 
 
 def _activity(
@@ -45,3 +45,13 @@ def test_segment_drops_oldest_activities_only_when_own_words_overflow():
     segment = render_segment(activities, budget=1200)
     assert segment.dropped == 4 and segment.kept == [4, 5]
     assert segment.text.count(long_words.strip()) == 2 and "[5]" in segment.text and "[3]" not in segment.text
+
+
+def test_a_segment_gives_back_each_block_and_the_pivot_text_without_context():
+    activities = [_activity(i, f"t3_{i % 2}", [("kim", "a parent")], text=f"own words {i}") for i in range(3)]
+    segment = Segment("sam", activities, render_segment(activities).text)
+    assert len(segment) == 3
+    assert segment.block(1).startswith("[reddit r/College, comment]\nThread by P1")
+    assert segment.block(2).endswith(f"{SUBJECT}: own words 2") and "[2]" not in segment.block(2)
+    assert segment.pivot_text(1) == f"[reddit r/College, comment]\n{SUBJECT}: own words 1"  # no context
+    assert segment.pivot_text(1, max_chars=10) == "[reddit r/ ..."

@@ -21,7 +21,7 @@ def _synth_output(directory, ids):
 def test_merge_keeps_each_triplet_once_and_records_its_sources(tmp_path):
     first = _synth_output(tmp_path / "a", ["t1", "t2"])
     second = _synth_output(tmp_path / "b", ["t2", "t3"])
-    assert merge_triplets([first, second], tmp_path / "merged") == 3
+    assert merge_triplets([first, second], tmp_path / "merged").triplets == 3
     merged = datasets.load_from_disk(str(tmp_path / "merged" / "triplets"))
     assert merged["triplet_id"] == ["t1", "t2", "t3"] and merged.features == TRIPLET_FEATURES
     report = json.loads((tmp_path / "merged" / "report.json").read_text())

@@ -69,6 +69,7 @@ TASKS = {
         }
     },
     "comparisons": {"runs/student - minilm": {"reid": {"mean": {"reid": {"mrr": _e(0.05, -0.01, 0.1)}}}}},
+    "users": 25,
 }
 
 

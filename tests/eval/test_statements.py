@@ -16,7 +16,6 @@ from uue.datasets.histories import iter_histories
 from uue.eval.embedders import BM25Embedder
 from uue.eval.split import is_held_out
 from uue.eval.statements import (
-    activity_owners,
     retrieval_values,
     statement_set,
     statement_task_values,
@@ -62,13 +61,6 @@ def test_queries_leave_out_labelled_threads_and_seen_statements_come_from_traini
         assert user.specific == {f"interest of {history.user_id}"}
     training = {f"interest of {h.user_id}" for h in histories if not is_held_out(h.user_id, 0.3)}
     assert found.seen == training and not found.seen & set().union(*(u.specific for u in found.users))
-
-
-def test_activity_owners_reads_the_stored_histories(tmp_path):
-    histories_dir, _ = write_toy_corpus(tmp_path, n_users=12)
-    owners = activity_owners(histories_dir)
-    stored = list(iter_histories(histories_dir))
-    assert owners == {a.activity_id: h.user_id for h in stored for a in h.activities}
 
 
 def test_the_task_scores_retrieval_and_zero_shot_per_user():

@@ -36,7 +36,7 @@ def test_tasks_run_on_the_held_out_users_into_the_same_report(corpus, tmp_path):
     assert report.report_path == str(tmp_path / "r" / "report.json")
     results = json.loads((tmp_path / "r" / "report.json").read_text())["tasks"]["results"]["bm25"]
     assert sorted(results) == ["next-subreddit", "reid"] and list(results["reid"]) == ["last"]
-    assert report.tasks["comparisons"] == {}  # no trained model to compare
+    assert report.tasks.comparisons == {}  # no trained model to compare
 
 
 def test_tasks_need_their_config(corpus):

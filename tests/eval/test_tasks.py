@@ -156,13 +156,13 @@ def test_run_tasks_summarises_each_model_and_compares_the_trained_one_per_user(h
     config = TaskConfig(histories=histories_dir, valid_fraction=0.25, resamples=10)
     embedders = {"runs/student": WordVectors(max_tokens=200), "minilm": Keywords()}
     out = run_tasks([Task.reid, Task.next_subreddit], embedders, config, trained=["runs/student"])
-    assert out["users"] == 8 and sorted(out["results"]) == ["minilm", "runs/student"]
-    reid = out["results"]["runs/student"]["reid"]
+    assert out.users == 8 and sorted(out.results) == ["minilm", "runs/student"]
+    reid = out.results["runs/student"]["reid"]
     assert sorted(reid) == ["mean", "recency"] and sorted(reid["mean"]) == ["reid"]
     leaf = reid["mean"]["reid"]
     assert leaf["n"] == {"mean": 8, "ci_low": 8, "ci_high": 8}
     assert leaf["recall@1"]["ci_low"] <= leaf["recall@1"]["mean"] <= leaf["recall@1"]["ci_high"]
-    [pair] = out["comparisons"]
+    [pair] = out.comparisons
     assert pair == "runs/student - minilm"
-    assert sorted(out["comparisons"][pair]) == ["next-subreddit", "reid"]
-    assert "n" not in out["comparisons"][pair]["reid"]["mean"]["reid"]
+    assert sorted(out.comparisons[pair]) == ["next-subreddit", "reid"]
+    assert "n" not in out.comparisons[pair]["reid"]["mean"]["reid"]

@@ -1,4 +1,7 @@
-"""Metrics on hand-made cases with known answers: exact F1 values, bool while tracing, feedback text."""
+"""Metrics on hand-made cases with known answers: exact F1 values, bool while tracing, feedback text.
+
+The shared contract is `uue.optimizers.metrics`; the metrics are the behaviours' own (pivot, negatives,
+judge), tested here on the same cases."""
 
 from __future__ import annotations
 
@@ -9,17 +12,12 @@ import numpy as np
 import pytest
 
 from tests.programs.conftest import make_history
-from uue.optimizers.metrics import (
-    ClusterF1,
-    GEPAFeedback,
-    JudgeAgreement,
-    NegativeHardness,
-    SummaryJudge,
-    SummaryRetrieval,
-    f1_parts,
-)
+from uue.datasets.render import Segment
+from uue.optimizers.metrics import GEPAFeedback, f1_parts
 from uue.optimizers.references import ReferenceCase
-from uue.programs.pivot import Segment
+from uue.programs.judge import JudgeAgreement
+from uue.programs.negatives import NegativeHardness
+from uue.programs.pivot import ClusterF1, SummaryJudge, SummaryRetrieval
 from uue.programs.scripted import replies, scripted_lm
 
 

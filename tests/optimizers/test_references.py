@@ -5,22 +5,17 @@ from __future__ import annotations
 import inspect
 
 from uue.optimizers.references import (
-    CLUSTER_INPUTS,
-    JUDGE_INPUTS,
-    RERANK_INPUTS,
     Split,
     build_case,
-    cluster_examples,
-    judge_examples,
+    other_titles,
     read_cases,
-    rerank_examples,
     split_cases,
     split_of,
     write_cases,
 )
-from uue.programs.judge import Judge
-from uue.programs.negatives import RerankNegatives
-from uue.programs.pivot import PivotCluster
+from uue.programs.judge import JUDGE_INPUTS, Judge, judge_examples
+from uue.programs.negatives import RERANK_INPUTS, RerankNegatives, rerank_examples
+from uue.programs.pivot import CLUSTER_INPUTS, PivotCluster, cluster_examples
 
 
 def thread(activity):
@@ -91,3 +86,11 @@ def test_examples_match_the_programs_inputs(real_cases):
     assert rerank == rerank_examples(real_cases, candidates=4)  # deterministic
     judge = judge_examples(real_cases)
     assert {e.target for e in judge} == {0.0, 1.0}
+
+
+def test_other_titles_are_other_users_titles_unlike_the_cases_own(real_cases):
+    case = real_cases[0]
+    titles = other_titles(real_cases, case)
+    assert titles and titles == sorted(set(titles))
+    assert case.title.lower() not in {t.lower() for t in titles}
+    assert set(titles) <= {c.title for c in real_cases if c.user_id != case.user_id}

@@ -45,7 +45,7 @@ def test_labels_and_triplets_hold_their_invariants(labelled, histories):
     labels = read_labels(out / LABELS_FILE)
     # 12 activities, "thanks, that helps a lot" is the one nothing-to-label; each needs another thread
     assert (report.activities_chosen, report.labelled, report.nothing) == (12, 11, 1)
-    assert report.llm["calls"] == 12 and report.failures == {}
+    assert report.llm.calls == 12 and report.failures == {}
     assert all(
         set(json.loads(label.model_dump_json()))
         == {"activity_id", "specific", "broad", "nothing", "teacher_model", "program_hash"}
@@ -79,7 +79,7 @@ def test_the_labels_file_rebuilds_the_same_triplets_without_the_teacher(labelled
             labels=teacher_out / LABELS_FILE,
         )
     )
-    assert rebuilt.llm["calls"] == 0 and rebuilt.llm_this_run["calls"] == 0
+    assert rebuilt.llm.calls == 0 and rebuilt.llm_this_run.calls == 0
     first = datasets.load_from_disk(str(teacher_out / "triplets")).to_list()
     again = datasets.load_from_disk(str(tmp_path / "rebuilt" / "triplets")).to_list()
     assert all(math.isnan(row.pop("judge_score")) for row in [*first, *again])  # NaN != NaN
@@ -115,7 +115,7 @@ def test_each_user_side_rebuilds_exactly_its_users_triplets(labelled, tmp_path, 
 def test_a_rerun_resumes_with_no_new_call(labelled, histories_dir):
     report, out = labelled
     again = run_synth(activity_config(histories_dir, out))
-    assert again.llm_this_run["calls"] == 0 and again.triplets == report.triplets
+    assert again.llm_this_run.calls == 0 and again.triplets == report.triplets
     assert len((out / LABEL_STORE).read_text().splitlines()) == 12
 
 
@@ -128,7 +128,7 @@ def test_a_lost_out_resumes_from_a_labels_file_of_the_same_teacher(labelled, tmp
     write_labels(kept, [other, *labels[3:]])
     again = run_synth(activity_config(histories_dir, tmp_path / "fresh", resume_labels=kept))
     # 12 units: 9 adopted; the 2 left out and the one of another teacher are asked again
-    assert again.llm_this_run["calls"] == 12 - len(labels[3:])
+    assert again.llm_this_run.calls == 12 - len(labels[3:])
     assert read_labels(tmp_path / "fresh" / LABELS_FILE) == labels
     assert again.triplets == report.triplets
 

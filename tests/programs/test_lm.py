@@ -444,13 +444,10 @@ def test_engine_state_round_trips_through_dspy_lm_dump_state():
 def real_lm():
     pytest.importorskip("llama_cpp")
     ensure_offline_defaults()
-    try:
-        cfg = TeacherConfig(max_tokens=200, n_ctx=4096)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            lm = build_lm(cfg)
-    except ConfigError as error:
-        pytest.skip(str(error))
+    cfg = TeacherConfig(max_tokens=200, n_ctx=4096)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lm = build_lm(cfg)
     return lm, cfg
 
 

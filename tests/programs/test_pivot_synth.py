@@ -72,8 +72,8 @@ def test_scripted_run_writes_valid_triplets_and_report(tmp_path, histories_dir, 
     assert saved["made_by"]["command"] == "uue synth" and saved["failures"] == {}
 
     again = run_synth(config)
-    assert again.llm_this_run["calls"] == 0 and again.triplets == 6
-    assert again.llm == saved["llm"]  # the job's figures are those of the finished units
+    assert again.llm_this_run.calls == 0 and again.triplets == 6
+    assert again.llm.model_dump() == saved["llm"]  # the job's figures are those of the finished units
 
 
 @pytest.mark.usefixtures("clean_dspy")
@@ -178,9 +178,9 @@ def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path, histories_dir, mo
     calls_whole = whole_log.read_text().splitlines()
     calls_resumed = resumed_log.read_text().splitlines()
     assert sorted(calls_resumed) == sorted(calls_whole)  # no call repeated, none missing
-    assert report.llm_this_run["generated_calls"] < len(calls_whole)  # the resume did what was left
+    assert report.llm_this_run.generated_calls < len(calls_whole)  # the resume did what was left
     # The job's figures add up over both invocations: every call counted once, whichever ran it.
-    assert report.llm["calls"] == json.loads((whole / "report.json").read_text())["llm"]["calls"]
+    assert report.llm.calls == json.loads((whole / "report.json").read_text())["llm"]["calls"]
 
 
 def head_of_dump(source: Path, target: Path, lines: int) -> Path:
@@ -199,12 +199,12 @@ def head_of_dump(source: Path, target: Path, lines: int) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_histories(tmp_path_factory):
+def real_histories(tmp_path_factory, shared_data):
     """Three real users from the first lines of the shared reddit-college dumps (~5 s, where
     ingesting the whole dumps took ~40 s)."""
     files = [DATA / "RS_reddit-college.zst", DATA / "RC_reddit-college.zst"]
-    if not all(f.exists() for f in files):
-        pytest.skip("shared reddit-college data not found")
+    missing = [str(f) for f in files if not f.exists()]
+    assert not missing, f"the shared reddit-college dumps are missing: {missing}"
     root = tmp_path_factory.mktemp("real")
     sample = [
         head_of_dump(files[0], root / "RS_head.zst", 20_000),
@@ -237,7 +237,7 @@ def test_real_offline_teacher_end_to_end(tmp_path, real_histories):
     report = run_synth(config)
     rows = datasets.load_from_disk(str(tmp_path / "out" / "triplets"))
     assert report.users == 3 and report.triplets == len(rows) >= 1, report
-    assert report.llm["generated_calls"] > 0
+    assert report.llm.generated_calls > 0
     check_triplets(rows, {h.user_id: h for h in iter_histories(real_histories)})
     assert set(rows["teacher_model"]) == {"local/qwen2.5-coder-0.5b"}
     for row in rows:

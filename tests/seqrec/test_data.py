@@ -117,8 +117,7 @@ def test_bucketed_batches_cover_every_user_once_with_little_padding() -> None:
     assert sum(b.sequence.numel() for b in batches) < 0.8 * sum(b.sequence.numel() for b in plain)
 
 
-@pytest.mark.skipif(not LASTFM.is_file(), reason="shared seqrec data not mounted")
-def test_real_lastfm_counts_and_split() -> None:
+def test_real_lastfm_counts_and_split(shared_data) -> None:  # the fixture fails loudly without ../shared
     data = load_seqrec(LASTFM)
     assert data.num_users == 1090
     assert data.num_interactions == 52551

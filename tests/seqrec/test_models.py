@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from uue.errors import ConfigError
-from uue.seqrec import layers, registered_recommenders
+from uue.seqrec import layers
 from uue.seqrec.bert4rec import BERT4Rec, BERT4RecConfig
 from uue.seqrec.data import NegativeSampler, SeqRecData, TrainBatch, pad_left
-from uue.seqrec.registry import get_recommender, register_recommender
+from uue.seqrec.registry import get_recommender, register_recommender, registered_recommenders
 from uue.seqrec.sasrec import SASRec, SASRecConfig
 
 NUM_ITEMS = 20

@@ -84,7 +84,7 @@ def test_profiles_from_training_items_only_resume_and_load(tmp_path, movielens, 
         progress=False,
     )
     report = write_profiles(config)
-    assert report.profiles == report.users == 4 and report.llm["calls"] == 4
+    assert report.profiles == report.users == 4 and report.llm.calls == 4
     data, texts = load_seqrec(config.data, max_users=4), item_texts(config.items)
     for sequence in data.sequences:  # the validation and test items never reach the teacher
         shown = [p for p in prompts if render_items(sequence[:-2], texts, 500) in p]
@@ -94,7 +94,7 @@ def test_profiles_from_training_items_only_resume_and_load(tmp_path, movielens, 
     assert np.allclose(np.linalg.norm(table.vectors, axis=1), 1.0, atol=1e-4)
 
     again = write_profiles(config)
-    assert again.llm_this_run["calls"] == 0 and again.llm == report.llm
+    assert again.llm_this_run.calls == 0 and again.llm == report.llm
     lines = (tmp_path / "profiles" / "profiles.jsonl").read_text().splitlines()
     assert [json.loads(line)["user_id"] for line in lines] == data.user_ids
     assert pq.read_table(tmp_path / "profiles" / "profiles.parquet").num_rows == 4

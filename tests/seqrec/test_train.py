@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import SHARED_DATA
-from uue.seqrec import load_seqrec, train_seqrec
 from uue.seqrec.config import config_from_dict
+from uue.seqrec.data import load_seqrec
 from uue.seqrec.evaluate import metrics_from_ranks
 from uue.seqrec.layers import SeqRecommender
 from uue.seqrec.profiles import ProfileTable
+from uue.seqrec.train import train_seqrec
 
 LASTFM = SHARED_DATA / "seqrec" / "LastFM.txt"
 

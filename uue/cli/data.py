@@ -123,8 +123,10 @@ def merge_triplets_command(
     """Concatenate the triplets of several synth runs (e.g. shards of users), each triplet once."""
     from uue.datasets.triplets import merge_triplets
 
-    count = merge_triplets(list(triplets), out)
-    console.print(f"[green]wrote[/green] {count} triplets to {out / 'triplets'}")
+    report = merge_triplets(list(triplets), out)
+    console.print(
+        f"[green]wrote[/green] {report.triplets} triplets of {report.users} users to {out / 'triplets'}"
+    )
 
 
 @app.command()

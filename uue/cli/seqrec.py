@@ -24,8 +24,8 @@ def seqrec_train(
     out: Annotated[Path | None, typer.Option(help="Save the trained model checkpoint here")] = None,
 ) -> None:
     """Train SASRec/BERT4Rec (optionally distilling user profiles), tracked in MLflow."""
-    from uue.seqrec import load_config, train_seqrec
-    from uue.seqrec.train import save_checkpoint
+    from uue.seqrec.config import load_config
+    from uue.seqrec.train import save_checkpoint, train_seqrec
 
     settings = load_config(config, {"training.epochs": epochs} if epochs else None)
     result = train_seqrec(settings)
@@ -47,7 +47,7 @@ def seqrec_bench(
     ] = None,
 ) -> None:
     """HR/NDCG/Recall@5,10,20 with full ranking and the papers' sampled protocols."""
-    from uue.seqrec import load_config
+    from uue.seqrec.config import load_config
     from uue.seqrec.train import evaluate_checkpoint, train_seqrec, with_protocols
 
     settings = load_config(config)

@@ -9,13 +9,14 @@ import typer
 
 from uue.cli.app import app, console, one_line_errors
 from uue.cli.options import config_command
-from uue.errors import UueError
 from uue.eval.bench import BenchConfig
 from uue.eval.tasks import Task, TaskConfig
 from uue.trainers.merge import MergeConfig
 from uue.trainers.recipe_config import RecipeConfig
 from uue.trainers.student_config import TrainConfig
 from uue.twotower.config import TwoTowerConfig
+
+TASK_FIELDS = TaskConfig.model_fields  # `bench --task` options share their help and defaults
 
 
 @app.command()
@@ -75,11 +76,13 @@ def bench(
         ),
     ] = False,
     valid_fraction: Annotated[
-        float, typer.Option(help="Held-out user share (same split as `uue train`)")
-    ] = 0.1,
+        float, typer.Option(help=TASK_FIELDS["valid_fraction"].description)
+    ] = TASK_FIELDS["valid_fraction"].default,
     task: Annotated[list[Task] | None, typer.Option(help="Also rank users on this task; repeat")] = None,
     histories: Annotated[Path | None, typer.Option(help="Histories for --task (from `uue ingest`)")] = None,
-    max_users: Annotated[int, typer.Option(help="At most N held-out users for --task")] = 500,
+    max_users: Annotated[int, typer.Option(help=TASK_FIELDS["max_users"].description)] = TASK_FIELDS[
+        "max_users"
+    ].default,
     labels: Annotated[
         Path | None, typer.Option(help="Teacher labels (labels.jsonl) for --task statements")
     ] = None,
@@ -88,28 +91,14 @@ def bench(
     from rich.console import Console as StdoutConsole
 
     from uue.eval.report import bench_table, comparison_table, task_table, verdict_lines
-    from uue.eval.suite import run_suite
+    from uue.eval.suite import bench_command
 
-    if task and histories is None:
-        raise UueError("--task needs --histories")
-    if held_out:
-        config = BenchConfig(**{**dict(config), "valid_fraction": valid_fraction})
-    task_config = None
-    if task:
-        task_config = TaskConfig(
-            histories=histories,
-            triplets=config.triplets,
-            labels=labels,
-            valid_fraction=valid_fraction,
-            max_users=max_users,
-            seed=config.seed,
-        )
-    report = run_suite(config, task or [], task_config)
+    report = bench_command(config, task or [], held_out, histories, labels, valid_fraction, max_users)
     stdout = StdoutConsole()
     stdout.print(bench_table(report))
     if task:
-        stdout.print(task_table(report.tasks["results"]))
-    if report.comparisons or (report.tasks or {}).get("comparisons"):
+        stdout.print(task_table(report.tasks.results))
+    if report.comparisons or (report.tasks and report.tasks.comparisons):
         stdout.print(comparison_table(report))
     for line in verdict_lines(report):
         stdout.print(line, soft_wrap=True)

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
-
-import typer
 
 from uue.cli.app import app, console, one_line_errors
 from uue.cli.options import config_command
 from uue.optimizers.compile_config import CompileConfig
-from uue.programs.lm import TeacherConfig
 from uue.programs.synth_config import SynthConfig
 
 
@@ -24,8 +20,8 @@ def synth(config: SynthConfig) -> None:
     report = run_synth(config)
     console.print(
         f"[green]wrote[/green] {report.triplets:,} triplets from {report.users:,} users to "
-        f"{config.out}/triplets; {report.llm_this_run['generated_calls']:,} LLM calls this run "
-        f"({report.llm['generated_calls']:,} for the whole job), failures "
+        f"{config.out}/triplets; {report.llm_this_run.generated_calls:,} LLM calls this run "
+        f"({report.llm.generated_calls:,} for the whole job), failures "
         f"{json.dumps(report.failures)}",
         highlight=False,
         soft_wrap=True,
@@ -34,25 +30,16 @@ def synth(config: SynthConfig) -> None:
 
 @app.command("compile")
 @one_line_errors
-@config_command(CompileConfig, teacher=True, exclude=("prompt_model",))
-def compile_command(
-    config: CompileConfig,
-    prompt_model: Annotated[
-        str | None,
-        typer.Option(help="LM proposing instructions (MIPROv2) / reflecting (GEPA); default: the teacher"),
-    ] = None,
-) -> None:
+@config_command(CompileConfig, teacher=True, text=("prompt_model",))
+def compile_command(config: CompileConfig) -> None:
     """Compile one teacher module with a DSPy optimizer on label-free reference sets; `uue synth --program OUT` uses it."""
     from uue.optimizers.compile import compile_program
 
-    if prompt_model:
-        proposer = TeacherConfig(model=prompt_model, api_base=config.teacher.api_base)
-        config = CompileConfig(**{**dict(config), "prompt_model": proposer})
     report = compile_program(config)
     console.print(
         f"[green]wrote[/green] {config.out}: {report.metric['name']} {report.before:.3f} -> "
         f"{report.after:.3f} on {report.valset_size} val examples; "
-        f"{report.llm['generated_calls']:,} LLM calls",
+        f"{report.llm.generated_calls:,} LLM calls",
         highlight=False,
         soft_wrap=True,
     )

@@ -282,6 +282,19 @@ def _shards(histories_dir: Path, subdir: str = HISTORIES_SUBDIR) -> list[str]:
     return shards
 
 
+def activity_owners(histories_dir: str | Path) -> dict[str, str]:
+    """activity id -> user id of every stored history (reads only those two columns)."""
+    owners: dict[str, str] = {}
+    for shard in _shards(Path(histories_dir)):
+        table = pq.ParquetFile(shard).read(columns=["user_id", "activities.list.element.activity_id"])
+        for user, activities in zip(
+            table["user_id"].to_pylist(), table["activities"].to_pylist(), strict=True
+        ):
+            for activity in activities:
+                owners[activity["activity_id"]] = user
+    return owners
+
+
 def load_histories(histories_dir: str | Path) -> datasets.Dataset:
     """The stored history rows as a Hugging Face dataset (Arrow cache in the datasets library's own
     cache, never in the input folder); their activities point to the context (`context_id`,

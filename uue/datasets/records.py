@@ -62,6 +62,11 @@ class Activity:
     thread_id: str = ""  # activities sharing a thread share pseudonyms for other authors
     source: Source | None = None
 
+    @property
+    def thread_key(self) -> str:
+        """The thread it belongs to; an activity outside any thread is its own."""
+        return self.thread_id or self.activity_id
+
     def to_dict(self) -> dict:
         # Written by hand: dataclasses.asdict deep-copies every string and dominated ingestion time.
         context, source = self.context, self.source

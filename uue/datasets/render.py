@@ -65,7 +65,7 @@ class RenderedActivity:
 
 
 def render_parts(activity: Activity, pseudonyms: Pseudonyms) -> RenderedActivity:
-    thread = activity.thread_id or activity.activity_id
+    thread = activity.thread_key
     ctx = activity.context
     where = f"r/{ctx.community}" if ctx.community and activity.platform == "reddit" else ctx.community
     header = f"[{activity.platform}{' ' + where if where else ''}, {activity.kind}]"
@@ -116,6 +116,38 @@ def render_segment(
     blocks = _fit(parts[start:], budget - sum(count_tokens(label) for label in labels[start:]), count_tokens)
     text = "\n\n".join(labels[start + i] + block for i, block in enumerate(blocks))
     return RenderedSegment(text, list(range(start, len(parts))), start)
+
+
+# The pivot is repeated after the segment (its header and SUBJECT's own words, no thread context),
+# cut to this length: every round and retry re-reads it. The whole block cut to 600 characters cost
+# 0.4x of one pass over the segments in benchmarks/synth.py, and was often all thread context.
+PIVOT_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A window of one user's history as the teacher sees it: `text` numbers `activities` [0..n-1]."""
+
+    user_id: str
+    activities: list[Activity]
+    text: str
+
+    def __len__(self) -> int:
+        return len(self.activities)
+
+    def block(self, index: int) -> str:
+        """Activity `index` as rendered in `text`, without its number."""
+        start = 0 if index == 0 else self.text.index(f"\n\n[{index}] ") + 2
+        end = self.text.find(f"\n\n[{index + 1}] ", start)
+        return self.text[start : len(self.text) if end < 0 else end][len(f"[{index}] ") :]
+
+    def pivot_text(self, index: int, max_chars: int = PIVOT_CHARS) -> str:
+        """The header line and SUBJECT's own words of activity `index`, cut to `max_chars`."""
+        block = self.block(index)
+        header, _, rest = block.partition("\n")
+        own = rest[rest.rfind(f"{SUBJECT}: ") :] if f"{SUBJECT}: " in rest else rest
+        text = f"{header}\n{own}" if own else header
+        return text if len(text) <= max_chars else text[:max_chars].rstrip() + " ..."
 
 
 def _fit(parts: list[RenderedActivity], budget: int, count_tokens: TokenCounter) -> list[str]:

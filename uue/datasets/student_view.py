@@ -52,7 +52,7 @@ def _words(text: str, limit: int) -> str:
 
 
 def student_line(activity: Activity, pseudonyms: Pseudonyms) -> StudentLine:
-    thread = activity.thread_id or activity.activity_id
+    thread = activity.thread_key
     ctx = activity.context
     where = f"r/{ctx.community}" if ctx.community and activity.platform == "reddit" else ctx.community
     title = _words(pseudonyms.mask_mentions(thread, ctx.title), TITLE_WORDS) if ctx.title else ""

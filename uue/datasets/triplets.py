@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import datasets
+from pydantic import BaseModel
 
 from uue.errors import InputError
 from uue.provenance import made_by
@@ -33,10 +35,20 @@ TRIPLET_FEATURES = datasets.Features(
 )
 
 
-def merge_triplets(sources: list[Path], out: Path) -> int:
+class MergeTripletsReport(BaseModel):
+    """`out/report.json` of `uue merge-triplets`."""
+
+    triplets: int
+    users: int
+    sources: list[str]
+    source_reports: list[dict[str, Any]]  # each source's own report.json, as written
+    made_by: dict[str, Any]
+
+
+def merge_triplets(sources: list[Path], out: Path) -> MergeTripletsReport:
     """Concatenate the triplets of several `uue synth` outputs (e.g. shards of users run on several
     machines) into `out/triplets`, each triplet once (by `triplet_id`), with `out/report.json`
-    listing the sources' reports. Each shard drew its negatives from its own pool. Returns the count."""
+    listing the sources' reports. Each shard drew its negatives from its own pool."""
     tables, reports = [], []
     for source in sources:
         path = source / "triplets"
@@ -51,12 +63,12 @@ def merge_triplets(sources: list[Path], out: Path) -> int:
     merged = merged.select(keep)
     out.mkdir(parents=True, exist_ok=True)
     merged.save_to_disk(str(out / "triplets"))
-    summary = {
-        "triplets": len(merged),
-        "users": len(set(merged["user_id"])),
-        "sources": [str(s) for s in sources],
-        "source_reports": reports,
-        "made_by": made_by("uue merge-triplets", {"sources": [str(s) for s in sources]}, list(sources)),
-    }
-    (out / "report.json").write_text(json.dumps(summary, indent=2, default=str))
-    return len(merged)
+    report = MergeTripletsReport(
+        triplets=len(merged),
+        users=len(set(merged["user_id"])),
+        sources=[str(s) for s in sources],
+        source_reports=reports,
+        made_by=made_by("uue merge-triplets", {"sources": [str(s) for s in sources]}, list(sources)),
+    )
+    (out / "report.json").write_text(report.model_dump_json(indent=2))
+    return report

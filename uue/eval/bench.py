@@ -36,6 +36,7 @@ from uue.eval.metrics import (
     ranks_of_target,
 )
 from uue.eval.split import is_held_out
+from uue.eval.tasks import TaskReport
 
 
 class BenchConfig(Config):
@@ -234,7 +235,7 @@ class BenchReport(BaseModel):
     comparisons: dict[str, Any]  # "trained - baseline" -> protocol -> {metric: paired difference}
     verdict: dict[str, Any]
     easiest: list[dict[str, Any]]
-    tasks: dict[str, Any] | None = None  # `--task`: results and comparisons on held-out users
+    tasks: TaskReport | None = None  # `--task`: results and comparisons on held-out users
     report_path: str | None = None
 
 

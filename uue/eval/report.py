@@ -60,7 +60,7 @@ def comparison_table(report: BenchReport) -> Table:
     for pair, protocols in report.comparisons.items():
         for protocol, metrics in protocols.items():
             table.add_row(pair, f"triplets ({protocol})", _metric_cells(metrics))
-    for pair, tasks in (report.tasks or {}).get("comparisons", {}).items():
+    for pair, tasks in (report.tasks.comparisons if report.tasks else {}).items():
         for label, pooling, metrics in _task_leaves(tasks):
             table.add_row(pair, f"{label} ({pooling})", _metric_cells(metrics))
     return table

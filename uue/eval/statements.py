@@ -20,16 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
-from uue.datasets.histories import HISTORIES_SUBDIR
 from uue.datasets.records import Activity, History
-from uue.eval.embedders import DenseEmbedder, Embedder
+from uue.eval.embedders import Embedder
 from uue.eval.split import is_held_out
-from uue.eval.user_vectors import Pooling, pooled_vectors, user_texts
+from uue.eval.user_vectors import Pooling, score_histories
 from uue.programs.checks import normalized
 from uue.programs.labels import ActivityLabel
 
@@ -43,11 +40,10 @@ def statement_scores(
     pooling: Pooling = Pooling.mean,
     max_windows: int = 16,
 ) -> np.ndarray:
-    """[n_users, n_statements]: higher = the statement fits the user better."""
-    if isinstance(embedder, DenseEmbedder):
-        users = pooled_vectors(histories, embedder, [pooling], max_windows=max_windows)[pooling]  # [n, d]
-        return users @ embedder.encode_documents(list(statements)).T  # [n, d] @ [d, s]
-    return embedder.score([user_texts(h, embedder) for h in histories], list(statements))
+    """[n_users, n_statements]: higher = the statement fits the user better (one pooling; lexical
+    embedders read the newest window)."""
+    by_pooling = score_histories(embedder, histories, list(statements), [pooling], max_windows)
+    return next(iter(by_pooling.values()))
 
 
 @dataclass(frozen=True)
@@ -65,19 +61,6 @@ class StatementSet:
     users: list[StatementUser]
     texts: dict[str, str]  # normalised -> the first label written that way (sorted by activity id)
     seen: frozenset[str]  # normalised specific labels of training users
-
-
-def activity_owners(histories_dir: Path) -> dict[str, str]:
-    """activity id -> user id of every stored history (reads only those two columns)."""
-    owners: dict[str, str] = {}
-    for shard in sorted((histories_dir / HISTORIES_SUBDIR).glob("*.parquet")):
-        table = pq.ParquetFile(shard).read(columns=["user_id", "activities.list.element.activity_id"])
-        for user, activities in zip(
-            table["user_id"].to_pylist(), table["activities"].to_pylist(), strict=True
-        ):
-            for activity in activities:
-                owners[activity["activity_id"]] = user
-    return owners
 
 
 def statement_set(
@@ -104,17 +87,13 @@ def statement_set(
         own = [by_activity[a.activity_id] for a in history.activities if a.activity_id in by_activity]
         if not own:
             continue
-        labelled = {_thread(a) for a in history.activities if a.activity_id in by_activity}
-        query = [a for a in history.activities if _thread(a) not in labelled]
+        labelled = {a.thread_key for a in history.activities if a.activity_id in by_activity}
+        query = [a for a in history.activities if a.thread_key not in labelled]
         if query:
             specific = frozenset(normalized(label.specific) for label in own)
             broad = frozenset(normalized(label.broad) for label in own)
             users.append(StatementUser(history.user_id, query, specific, broad))
     return StatementSet(users, texts, seen)
-
-
-def _thread(activity: Activity) -> str:
-    return activity.thread_id or activity.activity_id
 
 
 def retrieval_values(

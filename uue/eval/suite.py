@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+from uue.errors import UueError
 from uue.eval.bench import BenchConfig, BenchReport, is_baseline, load_triplets, run_bench
 from uue.eval.embedders import make_embedder
 from uue.eval.report import write_report
@@ -29,6 +31,34 @@ def run_suite(
         if run is not None:
             log_bench(config, report, table)
     return report
+
+
+def bench_command(
+    config: BenchConfig,
+    tasks: Sequence[Task] = (),
+    held_out: bool = False,
+    histories: Path | None = None,
+    labels: Path | None = None,
+    valid_fraction: float = TaskConfig.model_fields["valid_fraction"].default,
+    max_users: int | None = TaskConfig.model_fields["max_users"].default,
+) -> BenchReport:
+    """`uue bench`: the triplets of held-out users only with `held_out`, the `tasks` on the held-out
+    users of `histories` (the same split), one report."""
+    if tasks and histories is None:
+        raise UueError("--task needs --histories")
+    if held_out:
+        config = config.model_copy(update={"valid_fraction": valid_fraction})
+    task_config = None
+    if tasks:
+        task_config = TaskConfig(
+            histories=histories,
+            triplets=config.triplets,
+            labels=labels,
+            valid_fraction=valid_fraction,
+            max_users=max_users,
+            seed=config.seed,
+        )
+    return run_suite(config, tasks, task_config)
 
 
 def default_out(config: BenchConfig):

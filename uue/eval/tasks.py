@@ -22,20 +22,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from uue.config import Config
-from uue.datasets.histories import iter_histories
-from uue.datasets.records import Activity, History
+from uue.datasets.histories import activity_owners, iter_histories
+from uue.datasets.records import History
 from uue.errors import ConfigError
 from uue.eval.embedders import DenseEmbedder, Embedder
 from uue.eval.metrics import BENCH_METRICS, bootstrap_ci, per_query, ranks_of_target
 from uue.eval.space import space_differences, space_figures
 from uue.eval.split import is_held_out
-from uue.eval.statements import StatementSet, activity_owners, statement_set, statement_task_values
-from uue.eval.user_vectors import Pooling, pooled_vectors, user_texts
+from uue.eval.statements import StatementSet, statement_set, statement_task_values
+from uue.eval.user_vectors import Pooling, pooled_vectors, score_histories
 from uue.programs.labels import read_labels
 
 
@@ -66,6 +67,15 @@ class TaskConfig(Config):
     seed: int = 0
 
 
+class TaskReport(BaseModel):
+    """The user tasks of one bench: estimates nested {model: {task: {pooling: {variant: {metric:
+    estimate}}}}}, and the paired differences of each trained model against every other model."""
+
+    results: dict[str, dict[str, Any]]
+    comparisons: dict[str, dict[str, Any]]  # "trained - baseline" -> the same nesting
+    users: int  # held-out users ranked
+
+
 def held_out_histories(config: TaskConfig) -> list[History]:
     out = []
     for history in iter_histories(config.histories):
@@ -81,28 +91,6 @@ def held_out_histories(config: TaskConfig) -> list[History]:
             hint="raise --valid-fraction or use more histories",
         )
     return out
-
-
-def score_histories(
-    embedder: Embedder,
-    queries: Sequence[Sequence[Activity]],
-    docs: Sequence[str] | Sequence[Sequence[Activity]],
-    poolings: Sequence[Pooling],
-    max_windows: int = 16,
-) -> dict[Pooling, np.ndarray]:
-    """Queries are histories; documents are texts or (for Q/Q) histories -> {pooling: [n_q, n_d]}.
-    Lexical embedders score the newest window only (`last`)."""
-    docs_are_users = bool(docs) and not isinstance(docs[0], str)
-    if isinstance(embedder, DenseEmbedder):
-        q = pooled_vectors(queries, embedder, poolings, max_windows=max_windows)  # {pooling: [n_q, d]}
-        if docs_are_users:
-            d = pooled_vectors(docs, embedder, poolings, max_windows=max_windows)
-        else:
-            texts = embedder.encode_documents(list(docs))  # [n_d, d]
-            d = dict.fromkeys(poolings, texts)
-        return {p: q[p] @ d[p].T for p in poolings}
-    doc_texts = [user_texts(h, embedder) for h in docs] if docs_are_users else list(docs)
-    return {Pooling.last: embedder.score([user_texts(h, embedder) for h in queries], doc_texts)}
 
 
 def reid_ranks(
@@ -225,10 +213,9 @@ def run_tasks(
     config: TaskConfig,
     triplets=None,
     trained: Sequence[str] = (),
-) -> dict:
-    """Every task for every embedder on the held-out users: {"results": {model: {task: {pooling:
-    {variant: {metric: Estimate, "n": ...}}}}}, "comparisons": {"trained - baseline": same shape,
-    paired per user}}, JSON-ready. `trained` names the models compared against the others."""
+) -> TaskReport:
+    """Every task for every embedder on the held-out users, each metric with "n"; `trained` names the
+    models compared against the others (paired per user)."""
     histories = held_out_histories(config)
     statements = statement_inputs(config, histories) if Task.statements in tasks else None
     # Per model, the per-query values of every (task, pooling, variant): flat keys, nested for the report.
@@ -251,11 +238,14 @@ def run_tasks(
                 for variant, found in variants.items():
                     values[spec][(task.value, pooling, variant)] = found
 
+    def count(n: int) -> dict:
+        return {"n": {"mean": n, "ci_low": n, "ci_high": n}}  # the shape of an estimate, for the report
+
     def summary(found: dict[str, np.ndarray]) -> dict:
         n = len(next(iter(found.values())))
-        return {k: bootstrap_ci(v, config.resamples, config.seed).as_dict() for k, v in found.items()} | {
-            "n": {"mean": n, "ci_low": n, "ci_high": n}
-        }
+        return {
+            k: bootstrap_ci(v, config.resamples, config.seed).as_dict() for k, v in found.items()
+        } | count(n)
 
     def paired(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]) -> dict:
         return {
@@ -268,8 +258,7 @@ def run_tasks(
             if theirs is None
             else space_differences(ours, theirs, config.resamples, config.seed)
         )
-        n = len(ours)
-        return {k: e.as_dict() for k, e in found.items()} | {"n": {"mean": n, "ci_low": n, "ci_high": n}}
+        return {k: e.as_dict() for k, e in found.items()} | count(len(ours))
 
     results = {
         spec: _nested((key, summary(v)) for key, v in by_key.items()) for spec, by_key in values.items()
@@ -286,7 +275,7 @@ def run_tasks(
             if ours in vectors and theirs in vectors:
                 pair["space"] = {p: {"space": space(v, vectors[theirs][p])} for p, v in vectors[ours].items()}
             comparisons[f"{ours} - {theirs}"] = pair
-    return {"results": results, "comparisons": comparisons, "users": len(histories)}
+    return TaskReport(results=results, comparisons=comparisons, users=len(histories))
 
 
 def _nested(items: Iterable[tuple[tuple[str, str, str], dict]]) -> dict:

@@ -99,3 +99,25 @@ def pooled_vectors(
         last = vectors[len(vectors) - len(lasts) :]
         out[Pooling.last] = last / np.maximum(np.linalg.norm(last, axis=1, keepdims=True), 1e-12)
     return out
+
+
+def score_histories(
+    embedder: Embedder,
+    queries: Sequence[Sequence[Activity]],
+    docs: Sequence[str] | Sequence[Sequence[Activity]],
+    poolings: Sequence[Pooling],
+    max_windows: int = 16,
+) -> dict[Pooling, np.ndarray]:
+    """Queries are histories; documents are texts or (for Q/Q) histories -> {pooling: [n_q, n_d]}.
+    Lexical embedders score the newest window only (`last`)."""
+    docs_are_users = bool(docs) and not isinstance(docs[0], str)
+    if isinstance(embedder, DenseEmbedder):
+        q = pooled_vectors(queries, embedder, poolings, max_windows=max_windows)  # {pooling: [n_q, d]}
+        if docs_are_users:
+            d = pooled_vectors(docs, embedder, poolings, max_windows=max_windows)
+        else:
+            texts = embedder.encode_documents(list(docs))  # [n_d, d]
+            d = dict.fromkeys(poolings, texts)
+        return {p: q[p] @ d[p].T for p in poolings}
+    doc_texts = [user_texts(h, embedder) for h in docs] if docs_are_users else list(docs)
+    return {Pooling.last: embedder.score([user_texts(h, embedder) for h in queries], doc_texts)}

@@ -6,16 +6,17 @@ saved with DSPy's `save` (JSON state), so `uue synth --program FILE` loads it. B
 used, the teacher and the provenance. Each compile is one MLflow run with `mlflow.dspy.autolog()`
 (compile, evaluations, traces), the before/after scores and the saved program as artifacts.
 
-The optimizers are DSPy's own and return a compiled copy: the input program is never changed.
+Which module is compiled, its examples and its metrics come from the behaviour's `Compilable`
+(`uue.programs.behaviours.compilable()`, keyed by `--program`). The optimizers are DSPy's own and
+return a compiled copy: the input program is never changed.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +25,8 @@ from pydantic import BaseModel
 
 from uue.datasets.histories import iter_histories
 from uue.errors import ConfigError
-from uue.optimizers.compile_config import CompileConfig, MetricName, ProgramPart
-from uue.optimizers.metrics import (
-    ClusterF1,
-    JudgeAgreement,
-    Metric,
-    NegativeHardness,
-    SummaryJudge,
-    SummaryRetrieval,
-)
+from uue.optimizers.compile_config import CompileConfig, MetricName
+from uue.optimizers.metrics import Metric
 from uue.optimizers.optimizers import (
     CompileJob,
     CountedMetric,
@@ -45,14 +39,12 @@ from uue.optimizers.references import (
     ReferenceCase,
     Split,
     build_cases,
-    cluster_examples,
-    judge_examples,
     read_cases,
-    rerank_examples,
     split_cases,
     write_cases,
 )
-from uue.programs.lm import TokenLedger, build_lm, default_adapter
+from uue.programs.behaviours import compilable
+from uue.programs.lm import LLMUsage, TokenLedger, build_lm, default_adapter
 from uue.programs.program import SynthProgram, load_program, program_hash
 from uue.programs.retry import stop_if_teacher_failed
 from uue.provenance import made_by
@@ -74,41 +66,13 @@ class CompileReport(BaseModel):
     after: float
     demos: dict[str, int]
     metric_calls: int
-    llm: dict[str, Any]
+    llm: LLMUsage
     teacher_model: str
     prompt_model: str
     program_hash: str
     program_file: str
     seconds: float
     made_by: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Part:
-    """A compilable teacher behaviour: its registered name (`uue.programs.behaviours`), its attribute on
-    the SynthProgram, and how reference cases become its examples. Making another behaviour
-    compilable is one row here (and its metrics in `compile_config.METRICS_OF`)."""
-
-    behaviour: str
-    attribute: str
-    examples: Callable[[list[ReferenceCase], int], list[dspy.Example]]  # (cases, seed) -> examples
-
-
-PARTS: dict[ProgramPart, Part] = {
-    ProgramPart.cluster: Part("pivot", "pivot", lambda cases, seed: cluster_examples(cases)),
-    ProgramPart.rerank: Part("rerank", "rerank", lambda cases, seed: rerank_examples(cases, seed=seed)),
-    ProgramPart.judge: Part("judge", "judge", lambda cases, seed: judge_examples(cases, seed=seed)),
-}
-
-# metric name -> (validation cases, seed) -> a fresh metric
-METRICS: dict[MetricName, Callable[[list[ReferenceCase], int], Metric]] = {
-    MetricName.f1: lambda val, seed: ClusterF1("thread"),
-    MetricName.f1_loose: lambda val, seed: ClusterF1("community"),
-    MetricName.judge: lambda val, seed: SummaryJudge(),
-    MetricName.retrieval: lambda val, seed: SummaryRetrieval(val, seed=seed),
-    MetricName.hardness: lambda val, seed: NegativeHardness(),
-    MetricName.agreement: lambda val, seed: JudgeAgreement(),
-}
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -145,7 +109,9 @@ def reference_sets(config: CompileConfig) -> tuple[list[ReferenceCase], list[Ref
 def make_metric(
     name: MetricName, val_cases: list[ReferenceCase], seed: int, demo_threshold: float | None = None
 ) -> Metric:
-    metric = METRICS[name](val_cases, seed)
+    """A fresh `name` metric (from the compilable behaviour that declares it) on these val cases."""
+    factories = {m: make for b in compilable().values() for m, make in b.compile.metrics.items()}
+    metric = factories[name.value](val_cases, seed)
     if demo_threshold is not None:
         metric.pass_score = demo_threshold
     return metric
@@ -190,7 +156,7 @@ def compile_program(config: CompileConfig) -> CompileReport:
     """Compile `config.program` with `config.optimizer`; save the program and its report; return it."""
     started = time.perf_counter()
     train_cases, val_cases, inputs = reference_sets(config)
-    part = PARTS[config.program]
+    part = compilable()[config.program.value].compile
     trainset = part.examples(train_cases, config.seed)[: config.max_train]
     valset = part.examples(val_cases, config.seed)[: config.max_val]
     metric = make_metric(config.metric_name, val_cases, config.seed, config.demo_threshold)
@@ -262,7 +228,11 @@ def log_run(config: CompileConfig, report: CompileReport) -> None:
         "before": report.before,
         "after": report.after,
         "metric_calls": report.metric_calls,
-        **{f"llm_{k}": v for k, v in report.llm.items() if isinstance(v, (int, float)) and v is not None},
+        **{
+            f"llm_{k}": v
+            for k, v in report.llm.model_dump().items()
+            if isinstance(v, (int, float)) and v is not None
+        },
     }
     mlflow.log_metrics({k: float(v) for k, v in figures.items() if not math.isnan(float(v))})
     mlflow.set_tag("program_hash", report.program_hash)

@@ -4,20 +4,35 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
 from uue.config import Config
+from uue.programs.behaviours import compilable
 from uue.programs.lm import TeacherConfig
 
 
-class ProgramPart(str, Enum):
-    """Which module of the SynthProgram is compiled (the attribute name in `PART_ATTRIBUTE`)."""
+def _member(name: str) -> str:
+    """An Enum member name for a CLI value: `f1-loose` -> `MetricName.f1_loose`."""
+    return name.replace("-", "_")
 
-    cluster = "cluster"
-    rerank = "rerank"
-    judge = "judge"
+
+# `--program` and `--metric` come from the compilable behaviours (`uue.programs.behaviours`): a
+# behaviour made compilable in its own file is a choice here without an edit.
+_COMPILABLE = {part: behaviour.compile for part, behaviour in compilable().items()}
+ProgramPart = Enum("ProgramPart", {_member(part): part for part in _COMPILABLE}, type=str)
+ProgramPart.__doc__ = "Which module of the SynthProgram is compiled (a compilable behaviour's part)."
+MetricName = Enum(
+    "MetricName", {_member(m): m for part in _COMPILABLE.values() for m in part.metrics}, type=str
+)
+MetricName.__doc__ = "The metric a part is compiled on (one of its behaviour's `Compilable.metrics`)."
+
+# The metrics each part can be compiled on, the default first.
+METRICS_OF = {
+    ProgramPart(part): tuple(MetricName(m) for m in compile_part.metrics)
+    for part, compile_part in _COMPILABLE.items()
+}
 
 
 class OptimizerName(str, Enum):
@@ -27,29 +42,14 @@ class OptimizerName(str, Enum):
     gepa = "gepa"
 
 
-class MetricName(str, Enum):
-    f1 = "f1"  # cluster vs the pivot's thread
-    f1_loose = "f1-loose"  # cluster vs the pivot's subreddit
-    judge = "judge"  # cluster label, judged by the teacher
-    retrieval = "retrieval"  # cluster label retrieves its own thread (MiniLM)
-    hardness = "hardness"  # reranked negative: close to the context, judged wrong
-    agreement = "agreement"  # judge grade vs the reference target
-
-
-# The metrics each part can be compiled on, the default first.
-METRICS_OF = {
-    ProgramPart.cluster: (MetricName.f1, MetricName.f1_loose, MetricName.judge, MetricName.retrieval),
-    ProgramPart.rerank: (MetricName.hardness,),
-    ProgramPart.judge: (MetricName.agreement,),
-}
-
-
 class CompileConfig(Config):
     """Everything `uue compile` needs; validated on construction."""
 
     model_config = ConfigDict(frozen=True)
 
-    program: ProgramPart = Field(description="cluster | rerank | judge: the module to compile")
+    program: ProgramPart = Field(
+        description=" | ".join(p.value for p in ProgramPart) + ": the module to compile"
+    )
     optimizer: OptimizerName = Field(
         OptimizerName.bootstrap, description="bootstrap | random-search | mipro | gepa"
     )
@@ -61,7 +61,9 @@ class CompileConfig(Config):
     )
     max_users: int | None = Field(None, ge=1, description="With --histories: read only the first N users")
     metric: MetricName | None = Field(
-        None, description="Default: f1 (cluster), hardness (rerank), agreement (judge)"
+        None,
+        description="Default: "
+        + ", ".join(f"{metrics[0].value} ({part.value})" for part, metrics in METRICS_OF.items()),
     )
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
     prompt_model: TeacherConfig | None = Field(
@@ -97,6 +99,16 @@ class CompileConfig(Config):
     attempts: int = Field(2, ge=1, description="Calls per module before a prediction records a failure")
     seed: int = Field(0, description="Seed of the user split, candidate sampling and the optimizers")
     track: bool = Field(True, description="Log the compile to MLflow")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prompt_model_by_name(cls, data: Any) -> Any:
+        """`--prompt-model NAME`: that model, served where the teacher is."""
+        if isinstance(data, dict) and isinstance(data.get("prompt_model"), str):
+            teacher = data.get("teacher") or TeacherConfig()
+            api_base = teacher.api_base if isinstance(teacher, TeacherConfig) else teacher.get("api_base")
+            data = {**data, "prompt_model": TeacherConfig(model=data["prompt_model"], api_base=api_base)}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> CompileConfig:

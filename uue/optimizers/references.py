@@ -27,22 +27,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-import dspy
-
 from uue.datasets.records import Activity, History
-from uue.datasets.render import render_segment
+from uue.datasets.render import Segment, render_segment
 from uue.errors import InputError
-from uue.programs.pivot import Segment
-
-CLUSTER_INPUTS = ("segment", "clustered", "pivot", "taken")  # PivotCluster.forward
-RERANK_INPUTS = ("context", "positive", "candidates", "positive_slot")  # RerankNegatives.forward
-JUDGE_INPUTS = ("activities", "label")  # Judge.forward
 
 
 class Split(str, Enum):
@@ -98,15 +90,11 @@ class ReferenceCase:
         )
 
 
-def _thread(activity: Activity) -> str:
-    return activity.thread_id or activity.activity_id
-
-
 def pivot_window(activities: Sequence[Activity], size: int) -> tuple[int, int] | None:
     """(start, pivot) of the latest window that interleaves the pivot's thread with another thread."""
     for pivot in range(len(activities) - 1, 0, -1):
         start = max(0, pivot - size + 1)
-        threads = [_thread(a) for a in activities[start : pivot + 1]]
+        threads = [a.thread_key for a in activities[start : pivot + 1]]
         mine = threads[-1]
         if threads.count(mine) >= 2 and any(t != mine for t in threads):
             return start, pivot
@@ -124,7 +112,7 @@ def build_case(history: History, size: int = 12, budget: int = 1536) -> Referenc
     if rendered.dropped:
         activities = activities[rendered.dropped :]
         rendered = render_segment(activities, budget)
-    threads = [_thread(a) for a in activities]
+    threads = [a.thread_key for a in activities]
     mine = threads[-1]
     if threads.count(mine) < 2 or all(t == mine for t in threads):
         return None
@@ -192,63 +180,12 @@ def read_cases(path: Path) -> list[ReferenceCase]:
     return cases
 
 
-# -- DSPy examples, one kind per compilable program ----------------------------------------------
+# Each compilable behaviour turns cases into its own DSPy examples (its `Compilable.examples`).
 
 
-def cluster_examples(cases: Sequence[ReferenceCase]) -> list[dspy.Example]:
-    """Examples for `PivotCluster` (first round: nothing clustered or labelled yet); `case` holds the references."""
-    return [
-        dspy.Example(segment=c.segment, clustered=[], pivot=c.pivot, taken=[], case=c).with_inputs(
-            *CLUSTER_INPUTS
-        )
-        for c in cases
-    ]
-
-
-def _other_titles(cases: Sequence[ReferenceCase], case: ReferenceCase) -> list[str]:
+def other_titles(cases: Sequence[ReferenceCase], case: ReferenceCase) -> list[str]:
+    """The titles of the other users' cases, none equal to `case`'s: labels that do not fit it."""
     own = case.title.lower()
     return sorted(
         {c.title for c in cases if c.user_id != case.user_id and c.title and c.title.lower() != own}
     )
-
-
-def rerank_examples(cases: Sequence[ReferenceCase], candidates: int = 4, seed: int = 0) -> list[dspy.Example]:
-    """Examples for `RerankNegatives`: the pivot thread's title is the positive, other users' titles
-    are the candidates, the rest of the segment is the context."""
-    examples = []
-    for case in cases:
-        if not case.title:
-            continue
-        rng = random.Random(f"{seed}:{case.user_id}")
-        others = _other_titles(cases, case)
-        if not others:
-            continue
-        chosen = rng.sample(others, min(candidates, len(others)))
-        examples.append(
-            dspy.Example(
-                context=case.context_text(),
-                positive=case.title,
-                candidates=chosen,
-                positive_slot=rng.randrange(len(chosen) + 1),
-                user_id=case.user_id,
-            ).with_inputs(*RERANK_INPUTS)
-        )
-    return examples
-
-
-def judge_examples(cases: Sequence[ReferenceCase], seed: int = 0) -> list[dspy.Example]:
-    """Examples for `Judge`: the thread's activities with its own title (target 1) or, for every
-    other case, another user's title (target 0)."""
-    examples = []
-    for index, case in enumerate(cases):
-        if not case.title:
-            continue
-        others = _other_titles(cases, case)
-        wrong = index % 2 == 1 and others
-        label = random.Random(f"{seed}:{case.user_id}").choice(others) if wrong else case.title
-        examples.append(
-            dspy.Example(
-                activities=case.members_text(case.thread), label=label, target=0.0 if wrong else 1.0
-            ).with_inputs(*JUDGE_INPUTS)
-        )
-    return examples

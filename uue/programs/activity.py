@@ -37,7 +37,7 @@ def _cap(text: str, limit: int) -> str:
 def teacher_view(activity: Activity) -> str:
     """`r/sub · title`, the nearest parent and SUBJECT's words, each capped, authors pseudonymised."""
     pseudonyms = Pseudonyms(activity.user_id)
-    thread = activity.thread_id or activity.activity_id
+    thread = activity.thread_key
     ctx = activity.context
     where = f"r/{ctx.community}" if ctx.community and activity.platform == "reddit" else ctx.community
     head = " · ".join(part for part in (where or activity.platform, _cap(ctx.title, TITLE_CHARS)) if part)

@@ -39,7 +39,7 @@ from uue.programs.label_triplets import (
     labelled_queries,
 )
 from uue.programs.labels import ActivityLabel, read_labels, write_labels
-from uue.programs.lm import ModelTotals, TokenLedger, build_lm, default_adapter, response_cache
+from uue.programs.lm import LLMUsage, ModelTotals, TokenLedger, build_lm, default_adapter, response_cache
 from uue.programs.negatives import RerankNegatives
 from uue.programs.program import load_state, program_hash
 from uue.programs.store import UnitStore
@@ -67,8 +67,8 @@ class ActivitySynthReport(BaseModel):
     negative_sources: dict[str, int]
     labels_file: str
     labels_from_file: bool
-    llm: dict = Field(description="teacher usage of every finished unit, whichever run made it")
-    llm_this_run: dict
+    llm: LLMUsage = Field(description="teacher usage of every finished unit, whichever run made it")
+    llm_this_run: LLMUsage
     prompt_tokens_per_label: float
     subject_share: float = Field(description="share of the queries' tokens that are SUBJECT's words")
     seconds: float

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from uue.datasets.records import History
-from uue.datasets.render import TokenCounter, approximate_tokens, render_segment
-from uue.programs.pivot import PivotCluster, Segment
+from uue.datasets.render import Segment, TokenCounter, approximate_tokens, render_segment
+from uue.programs.pivot import PivotCluster
 
 
 @dataclass(frozen=True)

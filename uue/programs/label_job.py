@@ -33,7 +33,7 @@ class LabelRequest:
 def threads_of(history: History) -> dict[str, list[Activity]]:
     out: dict[str, list[Activity]] = {}
     for activity in history.activities:
-        out.setdefault(activity.thread_id or activity.activity_id, []).append(activity)
+        out.setdefault(activity.thread_key, []).append(activity)
     return out
 
 
@@ -45,7 +45,7 @@ def choose_activities(history: History, per_user: int, min_words: int) -> list[A
         return []
     chosen, seen = [], set()
     for activity in reversed(history.activities):
-        thread = activity.thread_id or activity.activity_id
+        thread = activity.thread_key
         if thread in seen or len(words(activity.text)) < min_words:
             continue
         seen.add(thread)

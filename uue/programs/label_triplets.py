@@ -77,7 +77,7 @@ def labelled_queries(
             label = labels.get(activity.activity_id)
             if label is None or label.nothing:
                 continue
-            thread = threads[activity.thread_id or activity.activity_id]
+            thread = threads[activity.thread_key]
             in_thread = {a.activity_id for a in thread}
             if scope is QueryScope.without_thread:
                 rest = [a for a in history.activities if a.activity_id not in in_thread]

@@ -1,16 +1,23 @@
-"""Phase 2 (seed 000): a hard negative for each positive, reranked from the pool or generated."""
+"""Phase 2 (seed 000): a hard negative for each positive, reranked from the pool or generated.
+
+The reranker is compilable as `uue compile --program rerank`: its examples and metric are at the end."""
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dspy
 
-from uue.programs.behaviour import Behaviour
+from uue.optimizers.metrics import Embeddings, Metric, Scored, two_decimals
+from uue.optimizers.references import ReferenceCase, other_titles
+from uue.programs.behaviour import Behaviour, Compilable
 from uue.programs.checks import copies_text, normalized, summary_problem
+from uue.programs.judge import Judge
 from uue.programs.retry import predict_valid
 
 
@@ -167,12 +174,99 @@ def scripted_negative(field, tag: str) -> dict:
     return {"negative": f"Scripted unrelated pursuit {tag}", "negative_broad": "Scripted elsewhere"}
 
 
+# -- compiling the reranker: examples from reference cases, and the metric `uue compile` uses ------
+
+RERANK_INPUTS = ("context", "positive", "candidates", "positive_slot")  # RerankNegatives.forward
+
+
+def rerank_examples(cases: Sequence[ReferenceCase], candidates: int = 4, seed: int = 0) -> list[dspy.Example]:
+    """Examples for `RerankNegatives`: the pivot thread's title is the positive, other users' titles
+    are the candidates, the rest of the segment is the context."""
+    examples = []
+    for case in cases:
+        if not case.title:
+            continue
+        rng = random.Random(f"{seed}:{case.user_id}")
+        others = other_titles(cases, case)
+        if not others:
+            continue
+        chosen = rng.sample(others, min(candidates, len(others)))
+        examples.append(
+            dspy.Example(
+                context=case.context_text(),
+                positive=case.title,
+                candidates=chosen,
+                positive_slot=rng.randrange(len(chosen) + 1),
+                user_id=case.user_id,
+            ).with_inputs(*RERANK_INPUTS)
+        )
+    return examples
+
+
+class NegativeHardness(Metric):
+    """A hard negative is close to the context yet wrong for the user.
+
+    Closeness: the share of the other candidates that the chosen negative beats in embedder cosine
+    to `example.context` (1.0 with no other candidate). Wrongness: the judge's faithfulness of the
+    negative against the context is below `max_faithfulness` (otherwise it is a likely positive and
+    scores 0). Score: closeness when wrong, else 0.
+    """
+
+    name = "negative_hardness"
+
+    def __init__(self, embedder=None, judge: Judge | None = None, max_faithfulness: float = 0.5):
+        self.embed = Embeddings(embedder)
+        self.judge = judge or Judge()
+        self.max_faithfulness = max_faithfulness
+        self.pass_score = 0.5
+
+    def evaluate(self, example: dspy.Example, pred: dspy.Prediction) -> Scored:
+        index = getattr(pred, "negative", None)
+        candidates = list(example.candidates)
+        if index is None or not 0 <= index < len(candidates):
+            why = f" (failure: {pred.failure})" if getattr(pred, "failure", None) else ""
+            return Scored(0.0, f"No negative was chosen{why}.")
+        chosen = candidates[index]
+        others = [c for i, c in enumerate(candidates) if i != index]
+        context = self.embed([example.context])  # [1, d]
+        sims = (self.embed([chosen, *others]) @ context.T)[:, 0]  # [1 + n_others]
+        closeness = float(((sims[1:] < sims[0]) + 0.5 * (sims[1:] == sims[0])).mean()) if others else 1.0
+        grade = self.judge(activities=example.context, label=chosen)
+        if math.isnan(grade.faithfulness):
+            return Scored(0.0, f"The judge gave no valid grade of the negative ({grade.failure}).")
+        if grade.faithfulness >= self.max_faithfulness:
+            return Scored(
+                0.0,
+                f"The negative {chosen!r} is supported by the user's activities (faithfulness "
+                f"{two_decimals(grade.faithfulness)}): it is a likely positive, not a negative.",
+            )
+        return Scored(
+            closeness,
+            f"The negative {chosen!r} is judged wrong for the user (faithfulness "
+            f"{two_decimals(grade.faithfulness)}) and is closer to the context than "
+            f"{two_decimals(closeness)} of the other candidates.",
+        )
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {
+            **super().get_config_dict(),
+            "max_faithfulness": self.max_faithfulness,
+            "embedder": self.embed.embedder_name,
+        }
+
+
 RERANK_BEHAVIOUR = Behaviour(
     name="rerank",
     signature=RankLabels,
     build=RerankNegatives,
     scripted_reply=scripted_ranking,
     description="a context and candidate labels -> their ranking (the best-ranked other is the negative)",
+    compile=Compilable(
+        part="rerank",
+        attribute="rerank",
+        examples=lambda cases, seed: rerank_examples(cases, seed=seed),
+        metrics={"hardness": lambda val, seed: NegativeHardness()},  # close to the context, judged wrong
+    ),
 )
 GENERATE_BEHAVIOUR = Behaviour(
     name="generate",

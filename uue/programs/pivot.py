@@ -1,48 +1,24 @@
-"""Phase 1, one round: the activities related to the pivot, with a specific and a broad label."""
+"""Phase 1, one round: the activities related to the pivot, with a specific and a broad label.
+
+Compilable as `uue compile --program cluster`: its examples and metrics are at the end."""
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 import dspy
+import numpy as np
 
-from uue.datasets.records import Activity
-from uue.datasets.render import SUBJECT
-from uue.programs.behaviour import Behaviour
+from uue.datasets.render import Segment
+from uue.optimizers.metrics import Embeddings, Metric, Scored, f1_parts, two_decimals
+from uue.optimizers.references import ReferenceCase
+from uue.programs.behaviour import Behaviour, Compilable
 from uue.programs.checks import normalized, summary_problem
+from uue.programs.judge import Judge
 from uue.programs.retry import predict_valid
-
-# The pivot is repeated after the segment (its header and SUBJECT's own words, no thread context),
-# cut to this length: every round and retry re-reads it. The whole block cut to 600 characters cost
-# 0.4x of one pass over the segments in benchmarks/synth.py, and was often all thread context.
-PIVOT_CHARS = 200
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A window of one user's history as the teacher sees it: `text` numbers `activities` [0..n-1]."""
-
-    user_id: str
-    activities: list[Activity]
-    text: str
-
-    def __len__(self) -> int:
-        return len(self.activities)
-
-    def block(self, index: int) -> str:
-        """Activity `index` as rendered in `text`, without its number."""
-        start = 0 if index == 0 else self.text.index(f"\n\n[{index}] ") + 2
-        end = self.text.find(f"\n\n[{index + 1}] ", start)
-        return self.text[start : len(self.text) if end < 0 else end][len(f"[{index}] ") :]
-
-    def pivot_text(self, index: int, max_chars: int = PIVOT_CHARS) -> str:
-        """The header line and SUBJECT's own words of activity `index`, cut to `max_chars`."""
-        block = self.block(index)
-        header, _, rest = block.partition("\n")
-        own = rest[rest.rfind(f"{SUBJECT}: ") :] if f"{SUBJECT}: " in rest else rest
-        text = f"{header}\n{own}" if own else header
-        return text if len(text) <= max_chars else text[:max_chars].rstrip() + " ..."
 
 
 class ClusterAroundPivot(dspy.Signature):
@@ -193,10 +169,148 @@ def scripted_cluster(field, tag: str) -> dict:
     }
 
 
+# -- compiling: examples from reference cases, and the metrics `uue compile` scores them with --------
+
+CLUSTER_INPUTS = ("segment", "clustered", "pivot", "taken")  # PivotCluster.forward
+PASS_F1 = 0.8  # a bootstrapped cluster demo may miss or add little
+
+
+def cluster_examples(cases: Sequence[ReferenceCase]) -> list[dspy.Example]:
+    """Examples for `PivotCluster` (first round: nothing clustered or labelled yet); `case` holds the references."""
+    return [
+        dspy.Example(segment=c.segment, clustered=[], pivot=c.pivot, taken=[], case=c).with_inputs(
+            *CLUSTER_INPUTS
+        )
+        for c in cases
+    ]
+
+
+class ClusterF1(Metric):
+    """F1 of `pred.related` against the pivot's thread (`reference="thread"`) or subreddit
+    (`"community"`) in `example.case` (a `ReferenceCase`). No cluster scores 0."""
+
+    def __init__(self, reference: str = "thread", pass_score: float = PASS_F1):
+        if reference not in ("thread", "community"):
+            raise ValueError(f"reference must be 'thread' or 'community', not {reference!r}")
+        self.reference, self.pass_score = reference, pass_score
+        self.name = "cluster_f1" if reference == "thread" else "cluster_f1_loose"
+
+    def evaluate(self, example: dspy.Example, pred: dspy.Prediction) -> Scored:
+        case = example.case
+        reference = list(getattr(case, self.reference))
+        what = "thread" if self.reference == "thread" else "subreddit"
+        if not getattr(pred, "has_cluster", True) or not pred.related:
+            why = f" (failure: {pred.failure})" if getattr(pred, "failure", None) else ""
+            return Scored(
+                0.0,
+                f"No cluster was returned{why}. The pivot [{case.pivot}] shares its {what} with "
+                f"activities {reference}: they should be the cluster.",
+            )
+        precision, recall, f1 = f1_parts(pred.related, reference)
+        missed = sorted(set(reference) - set(pred.related))
+        extra = sorted(set(pred.related) - set(reference))
+        parts = [
+            f"F1 {two_decimals(f1)} (precision {two_decimals(precision)}, recall {two_decimals(recall)})."
+        ]
+        if missed:
+            parts.append(f"Missed {missed}: same {what} as the pivot, they belong in the cluster.")
+        if extra:
+            parts.append(f"Wrongly included {extra}: other {what}s, unrelated to the pivot.")
+        if not missed and not extra:
+            parts.append("Exactly the reference cluster.")
+        return Scored(f1, " ".join(parts))
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {**super().get_config_dict(), "reference": self.reference}
+
+
+class SummaryJudge(Metric):
+    """The judge's score (mean of faithfulness and specificity) of `pred.specific` against the
+    predicted cluster's activities; an empty prediction scores 0."""
+
+    name = "summary_judge"
+
+    def __init__(self, judge: Judge | None = None, budget: int = 512, pass_score: float = 0.5):
+        self.judge = judge or Judge()
+        self.budget, self.pass_score = budget, pass_score
+
+    def evaluate(self, example: dspy.Example, pred: dspy.Prediction) -> Scored:
+        label = (getattr(pred, "specific", "") or "").strip()
+        if not label or not pred.related:
+            return Scored(0.0, "No label was written, so there is nothing to judge.")
+        grade = self.judge(activities=example.case.members_text(pred.related, self.budget), label=label)
+        if math.isnan(grade.score):
+            return Scored(0.0, f"The judge gave no valid grade ({grade.failure}).")
+        return Scored(
+            grade.score,
+            f"Judge score {two_decimals(grade.score)}: faithfulness {two_decimals(grade.faithfulness)}, "
+            f"specificity {two_decimals(grade.specificity)}. {grade.reason}",
+        )
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {**super().get_config_dict(), "budget": self.budget}
+
+
+class SummaryRetrieval(Metric):
+    """Does `pred.specific` retrieve its own reference cluster (the pivot's thread) among
+    `distractors` reference clusters of other users in `pool`? Score: 1 / rank (1.0 = first)."""
+
+    name = "summary_retrieval"
+
+    def __init__(
+        self, pool: Sequence[Any], embedder=None, distractors: int = 9, seed: int = 0, budget: int = 512
+    ):
+        self.pool = list(pool)  # ReferenceCases (e.g. the valset's): the other users' clusters
+        self.embed = Embeddings(embedder)
+        self.distractors, self.seed, self.budget = distractors, seed, budget
+        self.pass_score = 1.0
+
+    def evaluate(self, example: dspy.Example, pred: dspy.Prediction) -> Scored:
+        case = example.case
+        label = (getattr(pred, "specific", "") or "").strip()
+        if not label:
+            return Scored(0.0, "No label was written, so it retrieves nothing.")
+        others = sorted({c.user_id: c for c in self.pool if c.user_id != case.user_id}.items())
+        rng = random.Random(f"{self.seed}:{case.user_id}")
+        chosen = [c for _, c in rng.sample(others, min(self.distractors, len(others)))]
+        documents = [case.members_text(case.thread, self.budget)] + [
+            c.members_text(c.thread, self.budget) for c in chosen
+        ]
+        query = self.embed([label])  # [1, d]
+        scores = (self.embed(documents) @ query.T)[:, 0]  # [n_docs, d] @ [d, 1] -> [n_docs]
+        rank = 1 + int((scores[1:] > scores[0]).sum())
+        feedback = f"The label ranks its own cluster {rank} of {len(documents)}."
+        if rank > 1:
+            best = chosen[int(np.argmax(scores[1:]))]
+            feedback += (
+                f" It is closer to another user's cluster about {best.title!r}: name what is specific."
+            )
+        return Scored(1.0 / rank, feedback)
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {
+            **super().get_config_dict(),
+            "distractors": self.distractors,
+            "seed": self.seed,
+            "embedder": self.embed.embedder_name,
+        }
+
+
 BEHAVIOUR = Behaviour(
     name="pivot",
     signature=ClusterAroundPivot,
     build=PivotCluster,
     scripted_reply=scripted_cluster,
     description="a segment and a pivot -> the related activities with a specific and a broad label",
+    compile=Compilable(
+        part="cluster",
+        attribute="pivot",
+        examples=lambda cases, seed: cluster_examples(cases),
+        metrics={
+            "f1": lambda val, seed: ClusterF1("thread"),  # vs the pivot's thread
+            "f1-loose": lambda val, seed: ClusterF1("community"),  # vs the pivot's subreddit
+            "judge": lambda val, seed: SummaryJudge(),  # the label, judged by the teacher
+            "retrieval": lambda val, seed: SummaryRetrieval(val, seed=seed),  # retrieves its thread
+        },
+    ),
 )

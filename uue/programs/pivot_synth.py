@@ -26,7 +26,7 @@ from uue.datasets.render import render_segment
 from uue.errors import ConfigError
 from uue.programs.extract import extract_clusters, recent_segment
 from uue.programs.job_settings import check_job_settings
-from uue.programs.lm import ModelTotals, TokenLedger, build_lm, default_adapter, response_cache
+from uue.programs.lm import LLMUsage, ModelTotals, TokenLedger, build_lm, default_adapter, response_cache
 from uue.programs.negatives import PoolLabel, dedupe_pool, sample_candidates
 from uue.programs.program import SynthProgram, load_program, program_hash
 from uue.programs.retry import stop_if_teacher_failed
@@ -67,8 +67,8 @@ class PivotSynthReport(BaseModel):
     empty_rounds: int
     merged_rounds: int
     failures: dict[str, int]
-    llm: dict = Field(description="teacher usage of every finished unit, whichever run made it")
-    llm_this_run: dict = Field(description="what this invocation itself cost (a resume: what was left)")
+    llm: LLMUsage = Field(description="teacher usage of every finished unit, whichever run made it")
+    llm_this_run: LLMUsage = Field(description="what this invocation itself cost (a resume: what was left)")
     prompt_tokens_per_positive: float
     evaluated_prompt_tokens_per_positive: float
     seconds: float

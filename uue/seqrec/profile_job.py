@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from uue.errors import InputError
-from uue.programs.lm import ModelTotals, TokenLedger, build_lm, default_adapter, response_cache
+from uue.programs.lm import LLMUsage, ModelTotals, TokenLedger, build_lm, default_adapter, response_cache
 from uue.programs.profile import ProfileWriter
 from uue.programs.store import UnitStore, run_units, unit_progress
 from uue.provenance import made_by
@@ -41,8 +41,8 @@ class ProfilesReport(BaseModel):
     users: int
     profiles: int
     failures: dict[str, int]
-    llm: dict
-    llm_this_run: dict
+    llm: LLMUsage
+    llm_this_run: LLMUsage
     seconds: float
     profiles_path: str
     made_by: dict

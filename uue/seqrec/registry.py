@@ -1,7 +1,9 @@
-"""Recommender registry: adding a model is one module plus one `@register_recommender("name")` line."""
+"""Recommender registry: adding a model is one module under `@register_recommender("name")` plus its
+line in `BUILTIN`."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -13,6 +15,15 @@ if TYPE_CHECKING:
 RecommenderT = TypeVar("RecommenderT", bound="type[SeqRecommender]")
 
 _RECOMMENDERS: dict[str, type[SeqRecommender]] = {}
+
+# The built-in recommenders' modules, imported on the first lookup: a `uue` command that never asks
+# for a recommender (train, synth, bench) does not load them.
+BUILTIN = ("uue.seqrec.sasrec", "uue.seqrec.bert4rec")  # one line per recommender
+
+
+def _load_builtin() -> None:
+    for module in BUILTIN:
+        importlib.import_module(module)  # its @register_recommender runs once, at first import
 
 
 def register_recommender(name: str) -> Callable[[RecommenderT], RecommenderT]:
@@ -33,6 +44,7 @@ def register_recommender(name: str) -> Callable[[RecommenderT], RecommenderT]:
 
 
 def get_recommender(name: str) -> type[SeqRecommender]:
+    _load_builtin()
     try:
         return _RECOMMENDERS[name]
     except KeyError:
@@ -41,4 +53,5 @@ def get_recommender(name: str) -> type[SeqRecommender]:
 
 
 def registered_recommenders() -> list[str]:
+    _load_builtin()
     return sorted(_RECOMMENDERS)

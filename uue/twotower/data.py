@@ -57,7 +57,7 @@ def load_examples(config: TwoTowerConfig, held_out: bool) -> list[Example]:
             label = labels.get(activity.activity_id)
             if label is None:
                 continue
-            in_thread = {a.activity_id for a in threads[activity.thread_id or activity.activity_id]}
+            in_thread = {a.activity_id for a in threads[activity.thread_key]}
             rest = [a for a in history.activities if a.activity_id not in in_thread]
             chunks = history_chunks(
                 rest, config.activities_per_chunk, config.num_chunks_per_user, config.max_chunk_length

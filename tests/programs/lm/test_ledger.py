@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from uue.programs.lm.ledger import ModelTotals, TokenLedger
+from uue.programs.lm.ledger import LLMUsage, ModelTotals, TokenLedger
 
 
 def _call(uuid: str | None, prompt: int, completion: int, cost: float | None = None, model="local/m") -> dict:
@@ -73,3 +73,11 @@ def test_mlflow_metrics_are_the_numeric_totals_with_a_prefix():
     assert metrics["llm_calls"] == 1.0 and metrics["llm_total_tokens"] == 12.0
     assert "llm_cost_usd" not in metrics and "llm_per_model" not in metrics
     assert all(isinstance(value, float) for value in metrics.values())
+
+
+def test_reports_hold_the_ledger_as_a_typed_usage_with_every_figure():
+    ledger = TokenLedger.from_history([_call("1", 100, 10), _call("2", 50, 5, cost=0.5, model="openai/x")])
+    usage = LLMUsage.model_validate(ledger.as_dict())
+    assert (usage.calls, usage.generated_calls, usage.total_tokens, usage.cost_usd) == (2, 2, 165, 0.5)
+    assert usage.per_model["local/m"].prompt_tokens == 100 and usage.per_model["local/m"].cost_usd is None
+    assert usage.model_dump() == ledger.as_dict()  # no figure lost or renamed on the way to report.json

@@ -14,13 +14,14 @@ from uue.programs.lm.config import (
     response_cache,
 )
 from uue.programs.lm.gguf import MODELS, KnownModel, default_cache_dir, ensure_model, register_model
-from uue.programs.lm.ledger import ModelTotals, TokenLedger
+from uue.programs.lm.ledger import LLMUsage, ModelTotals, TokenLedger
 from uue.programs.lm.offline import ensure_offline_defaults
 
 __all__ = [
     "DEFAULT_TEACHER",
     "MODELS",
     "KnownModel",
+    "LLMUsage",
     "ModelTotals",
     "TeacherConfig",
     "TokenLedger",

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 logger = logging.getLogger(__name__)
 
 
@@ -87,6 +89,26 @@ def _litellm_cost(model: str, prompt_tokens: int, completion_tokens: int) -> flo
     except Exception:  # unknown model: LiteLLM raises a bare Exception / NotFoundError
         return None
     return float(prompt_cost) + float(completion_cost)
+
+
+class UsageFigures(BaseModel):
+    """`ModelTotals.as_dict` as a typed record: what reports hold."""
+
+    calls: int = 0
+    cached_calls: int = 0  # answered from DSPy's response cache
+    generated_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_prompt_tokens: int = 0  # reused from the provider's or llama.cpp's prompt cache
+    cost_usd: float | None = None  # None when no generated call had a known price
+    priced_calls: int = 0
+
+
+class LLMUsage(UsageFigures):
+    """The teacher usage of a stage (`TokenLedger.as_dict`): totals and `per_model`."""
+
+    per_model: dict[str, UsageFigures] = Field(default_factory=dict)
 
 
 @dataclass

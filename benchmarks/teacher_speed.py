@@ -83,6 +83,8 @@ def main() -> None:
                 "s_per_activity": round(seconds / n, 2),
                 "activities_per_hour": round(n / seconds * 3600),
                 "calls_per_activity": round(calls / n, 2),
+                # outputs that did not parse and were generated again (the engine's `json_retries`)
+                "invalid_json_per_call": round(stats["invalid_json"] / calls, 3),
                 "new_prompt_tokens_per_call": round(stats["prompt_eval_tokens"] / calls, 1),
                 "prompt_tokens_per_s": round(stats["prompt_eval_tokens"] / stats["prompt_eval_s"], 1),
                 "generated_tokens_per_call": round(generated / calls, 1),

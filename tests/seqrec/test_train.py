@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+from typer.testing import CliRunner
 
 from tests.conftest import SHARED_DATA
+from uue.cli import app
 from uue.seqrec.config import config_from_dict
 from uue.seqrec.data import load_seqrec
 from uue.seqrec.evaluate import metrics_from_ranks
@@ -122,3 +126,18 @@ def test_checkpoint_roundtrip_and_evaluate_entry_point(tmp_path: Path) -> None:
     metrics = evaluate_checkpoint(config, path, ["full", "random99"])
     assert metrics["full"] == pytest.approx(result.test_metrics["full"])
     assert metrics["random99"] == pytest.approx(result.test_metrics["random99"])
+
+
+def test_the_seqrec_commands_train_save_and_bench_the_checkpoint(tmp_path: Path) -> None:
+    config_file = tmp_path / "tiny.yaml"
+    config_file.write_text(yaml.safe_dump(tiny_config(tmp_path, tracking={"enabled": False})))
+    runner = CliRunner()
+    trained = runner.invoke(
+        app, ["seqrec", "train", "--config", str(config_file), "--out", str(tmp_path / "m.pt")]
+    )
+    assert trained.exit_code == 0, trained.output
+    assert (tmp_path / "m.pt").is_file() and "full: " in trained.output
+    bench = runner.invoke(app, ["seqrec", "bench", "--config", str(config_file), "--checkpoint",
+                                str(tmp_path / "m.pt"), "--protocol", "random99"])  # fmt: skip
+    assert bench.exit_code == 0, bench.output
+    assert set(json.loads(bench.output)) == {"random99"}

@@ -24,13 +24,9 @@ def seqrec_train(
     out: Annotated[Path | None, typer.Option(help="Save the trained model checkpoint here")] = None,
 ) -> None:
     """Train SASRec/BERT4Rec (optionally distilling user profiles), tracked in MLflow."""
-    from uue.seqrec.config import load_config
-    from uue.seqrec.train import save_checkpoint, train_seqrec
+    from uue.seqrec.train import run_seqrec_train
 
-    settings = load_config(config, {"training.epochs": epochs} if epochs else None)
-    result = train_seqrec(settings)
-    if out:
-        save_checkpoint(result.model, settings, out)
+    result = run_seqrec_train(config, epochs, out)
     for protocol, metrics in result.test_metrics.items():
         console.print(
             f"{protocol}: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())), highlight=False
@@ -47,15 +43,9 @@ def seqrec_bench(
     ] = None,
 ) -> None:
     """HR/NDCG/Recall@5,10,20 with full ranking and the papers' sampled protocols."""
-    from uue.seqrec.config import load_config
-    from uue.seqrec.train import evaluate_checkpoint, train_seqrec, with_protocols
+    from uue.seqrec.train import run_seqrec_bench
 
-    settings = load_config(config)
-    if checkpoint:
-        results = evaluate_checkpoint(settings, checkpoint, protocol)
-    else:
-        results = train_seqrec(with_protocols(settings, protocol)).test_metrics
-    console.print_json(json.dumps(results))
+    console.print_json(json.dumps(run_seqrec_bench(config, protocol, checkpoint)))
 
 
 @seqrec_app.command("profiles")

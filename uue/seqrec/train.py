@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from uue.errors import ConfigError
-from uue.seqrec.config import SeqRecConfig, config_from_dict
+from uue.seqrec.config import SeqRecConfig, config_from_dict, load_config
 from uue.seqrec.data import NegativeSampler, SeqRecData, Split, TrainLoader, load_seqrec
 from uue.seqrec.distill import ProfileDistillationLoss
 from uue.seqrec.evaluate import SeqRecEvaluator, metrics_from_ranks
@@ -332,3 +332,25 @@ def evaluate_checkpoint(
         p: SeqRecEvaluator(data, p, ev.ks, Split.test, ev.negatives_seed, ev.batch_size)(model)
         for p in protocols
     }
+
+
+def run_seqrec_train(
+    config_path: str | Path, epochs: int | None = None, out: Path | None = None
+) -> TrainResult:
+    """`uue seqrec train`: the YAML config (with `epochs` overriding `training.epochs`), trained and
+    evaluated; the checkpoint saved to `out` when given."""
+    config = load_config(config_path, {"training.epochs": epochs} if epochs else None)
+    result = train_seqrec(config)
+    if out:
+        save_checkpoint(result.model, config, out)
+    return result
+
+
+def run_seqrec_bench(
+    config_path: str | Path, protocols: list[str], checkpoint: Path | None = None
+) -> dict[str, dict[str, float]]:
+    """`uue seqrec bench`: test metrics per protocol of `checkpoint`, or of a model trained now."""
+    config = load_config(config_path)
+    if checkpoint:
+        return evaluate_checkpoint(config, checkpoint, protocols)
+    return train_seqrec(with_protocols(config, protocols)).test_metrics

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datasets
+import mlflow
 import pytest
 
-from uue.tracking import numeric, tracked_run
+from uue.datasets.triplets import TRIPLET_FEATURES
+from uue.tracking import log_triplets_input, numeric, tracked_run
 
 
 def test_a_disabled_run_is_none():
@@ -29,3 +32,16 @@ def test_a_crash_inside_the_run_ends_it_failed(tmp_path):
 
 def test_numeric_keeps_numbers_only():
     assert numeric({"a": 1, "b": True, "c": None, "d": "x", "e": 2.5}, "p_") == {"p_a": 1.0, "p_e": 2.5}
+
+
+def test_an_empty_triplets_folder_is_not_logged_as_a_dataset(tmp_path):
+    empty = datasets.Dataset.from_dict({name: [] for name in TRIPLET_FEATURES}, features=TRIPLET_FEATURES)
+    full = datasets.Dataset.from_dict({name: [[]] if "ids" in name or "indices" in name else
+                                       [0.5] if name == "judge_score" else ["x"] for name in TRIPLET_FEATURES},
+                                      features=TRIPLET_FEATURES)  # fmt: skip
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with tracked_run("t", "r", uri=uri) as run:
+        log_triplets_input(tmp_path / "empty", "output", empty)  # MLflow cannot hash zero rows
+        log_triplets_input(tmp_path / "full", "output", full)
+    (logged,) = mlflow.MlflowClient(uri).get_run(run.info.run_id).inputs.dataset_inputs
+    assert logged.dataset.name == "full"

@@ -34,6 +34,7 @@ def test_every_generated_option_has_the_fields_default_and_help(model):
         (["synth", "--histories", "h", "--out", "o", "--negatives", "random"], "'random' is not one of"),
         (["compile", "--program", "cluster", "--out", "o.json", "--optimizer", "adam"], "'adam' is not one of"),
         (["ingest", "reddit", "x.jsonl", "--out", "o", "--index", "ram"], "'ram' is not one of"),
+        (["ingest", "myspace", "x.jsonl", "--out", "o"], "'myspace' is not one of"),
     ],
 )  # fmt: skip
 def test_an_unknown_choice_is_a_usage_error_before_any_work(args, message, tmp_path):

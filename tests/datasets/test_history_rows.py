@@ -91,6 +91,6 @@ def test_same_thread_id_with_other_context_in_a_later_batch_keeps_each_context(t
 
 def test_activity_owners_reads_the_stored_histories(tmp_path):
     histories_dir, _ = write_toy_corpus(tmp_path, n_users=12)
-    owners = activity_owners(histories_dir)
-    stored = list(iter_histories(histories_dir))
+    owners = activity_owners(str(histories_dir))  # a str path as well as a Path
+    stored = list(iter_histories(str(histories_dir)))
     assert owners == {a.activity_id: h.user_id for h in stored for a in h.activities}

@@ -26,6 +26,8 @@ def test_merge_keeps_each_triplet_once_and_records_its_sources(tmp_path):
     assert merged["triplet_id"] == ["t1", "t2", "t3"] and merged.features == TRIPLET_FEATURES
     report = json.loads((tmp_path / "merged" / "report.json").read_text())
     assert report["triplets"] == 3 and [r["triplets"] for r in report["source_reports"]] == [2, 2]
+    card = datasets.load_dataset(str(tmp_path / "merged"), "triplets", split="train")  # its README's configs
+    assert card["triplet_id"] == ["t1", "t2", "t3"]
 
 
 def test_merge_names_a_directory_without_triplets(tmp_path):

@@ -195,3 +195,23 @@ def test_a_rerun_prints_the_calls_it_made_not_the_jobs(tmp_path, histories_dir):
     assert first.exit_code == again.exit_code == 0, again.output
     assert "0 LLM calls this run" in again.output.replace("\n", " ")
     assert "0 LLM calls this run" not in first.output.replace("\n", " ")
+
+
+@pytest.mark.usefixtures("clean_dspy")
+@pytest.mark.parametrize(("sample", "traced"), [(1.0, True), (0.0, False)])
+def test_the_synth_run_traces_its_teacher_calls_at_the_sampled_rate(
+    tmp_path, histories_dir, sample, traced, monkeypatch
+):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    config = activity_config(histories_dir, tmp_path / "t", track=True, trace_sample=sample)
+    run_synth(config)
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name("uue-synth")
+    traces = mlflow.search_traces(locations=[experiment.experiment_id], return_type="list")
+    assert (len(traces) >= 12) if traced else not traces  # 12 labelled activities, each a module call
+    (run,) = mlflow.search_runs([experiment.experiment_id], output_format="list")
+    (dataset,) = run.inputs.dataset_inputs  # the triplets written, as train and bench will log them
+    assert dataset.tags[0].value == "output" and run.data.tags["uue.dataset"] == str(config.out.resolve())

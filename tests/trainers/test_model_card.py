@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from uue.trainers.model_card import BASE_MODELS, USAGE_EXAMPLES, finish_card, prepare_card
+from uue.trainers.model_card import BASE_MODELS, USAGE_EXAMPLES, add_bench_to_card, finish_card, prepare_card
 
 USER_TEXT = "i moved out of my parents place last week and my landlord is ignoring me"
 
@@ -54,3 +54,28 @@ def test_finish_adds_tags_to_a_card_without_any():
     model = _model()
     finish_card(model, "uue student", {})
     assert model.model_card_data.tags == ["user-embeddings", "uue"]
+
+
+def test_finish_names_an_unnamed_dataset():
+    model = _model(train_datasets=[{"name": None, "size": 10}])
+    finish_card(model, "uue student", {"name": "uue triplets (teacher t, program abc)", "size": 99})
+    assert model.model_card_data.train_datasets == [
+        {"name": "uue triplets (teacher t, program abc)", "size": 10}
+    ]
+
+
+def test_the_final_bench_is_one_table_of_headline_figures_with_a_column_per_dim():
+    from sentence_transformers import SentenceTransformerModelCardData
+
+    card = SentenceTransformerModelCardData()
+    bench = {
+        384: {"sampled_recall@1": 0.5, "sampled_recall@5": 0.9, "sampled_mrr": 0.61234, "full_mrr": 0.4},
+        32: {"sampled_recall@1": 0.25, "sampled_recall@5": 0.8, "sampled_mrr": 0.5, "full_mrr": 0.3},
+    }
+    add_bench_to_card(SimpleNamespace(model_card_data=card), bench, {"distractors": 9})
+    (table,) = card.format_eval_metrics()["eval_metrics"]
+    assert table["description"] == "Held Out User Retrieval" and '"distractors": 9' in table["config_code"]
+    assert table["dataset_name"] == ["held-out-users-dim384", "held-out-users-dim32"]
+    rows = [line.split("|")[1].strip() for line in table["table"].splitlines()[2:]]
+    assert rows == ["sampled_recall@1", "sampled_mrr", "full_mrr"]  # recall@5 is left to the MLflow run
+    assert "0.6123" in table["table"]

@@ -1,16 +1,44 @@
 import json
+from pathlib import Path
 
 import mlflow
 import pytest
 
 from tests.dev_triplets import write_toy_corpus
+from uue.tracking import triplets_input
 from uue.trainers.student import train, triplet_data
 from uue.trainers.student_config import Precision, TrainConfig, cpu_has_native_bf16
+
+SECRET = "sk-test-secret"
+
+
+def _pushes(monkeypatch) -> list[dict]:
+    """`SentenceTransformer.push_to_hub` recording its arguments instead of calling the Hub."""
+    from sentence_transformers import SentenceTransformer
+
+    calls: list[dict] = []
+
+    def record(model, repo_id, **options):
+        calls.append({"repo_id": repo_id, **options})
+        return f"https://huggingface.co/{repo_id}/commit/0"
+
+    monkeypatch.setattr(SentenceTransformer, "push_to_hub", record)
+    return calls
+
+
+def _store_text(run, artifact_root: Path) -> str:
+    """Everything the run stored as text: params, tags and every text file of the experiment's artifacts
+    (the run's and its logged model's)."""
+    suffixes = {".json", ".txt", ".md", ".yaml", ""}
+    files = [p for p in artifact_root.rglob("*") if p.is_file() and p.suffix in suffixes]
+    return json.dumps([run.data.params, run.data.tags]) + "".join(p.read_text(errors="ignore") for p in files)
 
 
 @pytest.mark.slow
 def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)  # must reach no param, tag or artifact
+    pushes = _pushes(monkeypatch)
     _, trip = write_toy_corpus(tmp_path, n_users=16)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     config = TrainConfig(
@@ -25,6 +53,7 @@ def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, mo
         precision="bf16",  # autocast end to end (emulated where the CPU lacks bf16: 2 short steps)
         tracking_uri=uri,
         experiment="test",
+        push_to_hub="someone/uue-student",
     )
     result = train(config)
 
@@ -43,6 +72,10 @@ def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, mo
     assert not (tmp_path / "model" / "checkpoints").exists() and (tmp_path / "model.checkpoints").is_dir()
     card = (tmp_path / "model" / "README.md").read_text()
     assert "sentence-transformers/all-MiniLM-L6-v2" in card and "uue student" in card
+    assert "teacher dev-heuristic, program dev" in card  # the teacher and its program hash
+    assert "held-out-users-dim32" in card and "full_recall@1" in card and "full_mrr" in card
+    assert str(round(result.metrics["bench/dim384/full_mrr"], 4)) in card  # the final bench, in the card
+    assert 'SentenceTransformer("someone/uue-student")' in card  # the usage snippet names the Hub repo
     import datasets
 
     rows = datasets.load_from_disk(str(trip / "triplets"))
@@ -55,9 +88,38 @@ def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, mo
     assert "eval_valid_cosine_accuracy" in metrics and "train_loss" in metrics
     assert any(k.startswith("eval_valid-retrieval_cosine_mrr") for k in metrics), sorted(metrics)  # per step
     assert {"bench/dim32/sampled_recall_at_1", "bench/dim384/full_mrr"} <= set(metrics)
-    assert run.data.tags["uue.teacher_model"] == "dev-heuristic"
-    logged = {(i.dataset.name, i.tags[0].value if i.tags else "") for i in run.inputs.dataset_inputs}
-    assert {name.split("/")[-1] for name, _ in logged} == {"train", "validation"}
+    assert (
+        run.data.tags["uue.teacher_model"] == "dev-heuristic" and run.data.tags["uue.program_hash"] == "dev"
+    )
+    assert run.data.tags["uue.dataset"] == str(trip.resolve()) and "uue.dataset.report" not in run.data.tags
+    params = run.data.params
+    assert set(params) == set(TrainConfig.model_fields)  # uue's config; the trainer's: training_args.json
+    assert params["loss"] == "mnrl" and params["base_model"] == "minilm" and params["valid_fraction"] == "0.3"
+    assert params["matryoshka_dims"] == "[384, 32]" and params["push_to_hub"] == "someone/uue-student"
+    logged = {i.dataset.name: i.dataset.digest for i in run.inputs.dataset_inputs}
+    assert set(logged) == {"trip", "trip/train", "trip/validation"}
+    assert logged["trip"] == triplets_input(trip).digest  # the digest `uue synth` and `uue bench` log
+
+    artifact_root = Path(
+        mlflow.get_experiment(run.info.experiment_id).artifact_location.removeprefix("file://")
+    )
+    artifacts = artifact_root / result.run_id / "artifacts"
+    assert artifact_root.is_relative_to(tmp_path)
+    stored = {p.relative_to(artifacts).as_posix() for p in artifacts.rglob("*") if p.is_file()}
+    assert {"teacher_report.json", "sample_triplets.json", "plots/training_loss.png"} <= stored
+    assert {"plots/eval_metrics.png", "plots/matryoshka_dims.png", "training_args.json"} <= stored
+    assert json.loads((artifacts / "teacher_report.json").read_text())["kind"] == "dev-triplets"
+    sample = json.loads((artifacts / "sample_triplets.json").read_text())
+    assert "context" not in sample["columns"] and {"triplet_id", "positive", "negative"} <= set(
+        sample["columns"]
+    )
+    stored_text = _store_text(run, artifact_root)
+    assert SECRET not in stored_text and SECRET.encode() not in (tmp_path / "mlflow.db").read_bytes()
+    assert not [t for t in rows["context"] if len(t) > 20 and t[:60] in stored_text]  # no user text
+
+    (push,) = pushes
+    assert push["repo_id"] == "someone/uue-student" and push["local_model_path"] == str(tmp_path / "model")
+    assert push["exist_ok"] is True and run.data.tags["uue.hub_repo"] == "someone/uue-student"
     (logged_model,) = mlflow.search_logged_models(
         filter_string=f"source_run_id = '{result.run_id}'", output_format="list"
     )
@@ -67,13 +129,32 @@ def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, mo
 def test_without_hard_negatives_the_teacher_data_keeps_query_and_label_only(tmp_path):
     _, trip = write_toy_corpus(tmp_path, n_users=16)
     config = TrainConfig(triplets=trip, out=tmp_path / "model", valid_fraction=0.3)
-    with_negatives, valid, split, _ = triplet_data(config)
-    without, _, _, _ = triplet_data(config.model_copy(update={"hard_negatives": False}))
-    assert with_negatives.column_names == ["context", "positive", "negative"]
-    assert without.column_names == ["context", "positive"]
-    assert without["positive"] == with_negatives["positive"] and len(without) > 0
-    assert "negative" in valid.column_names  # validation still scores the mined negative
-    assert split.train.isdisjoint(split.valid)
+    with_negatives = triplet_data(config)
+    without = triplet_data(config.model_copy(update={"hard_negatives": False}))
+    assert with_negatives.train.column_names == ["context", "positive", "negative"]
+    assert without.train.column_names == ["context", "positive"]
+    assert without.train["positive"] == with_negatives.train["positive"] and len(without.train) > 0
+    assert "negative" in with_negatives.valid.column_names  # validation still scores the mined negative
+    assert with_negatives.eval_triplets.column_names == ["context", "positive", "negative"]
+    assert with_negatives.split.train.isdisjoint(with_negatives.split.valid)
+    assert len(with_negatives.triplets) == len(with_negatives.train) + len(with_negatives.valid)
+
+
+def test_a_crash_while_the_model_loads_leaves_a_failed_run_with_its_params(tmp_path, monkeypatch):
+    import uue.trainers.student as student
+
+    def broken(config):
+        raise RuntimeError("no such model")
+
+    monkeypatch.setattr(student, "build_model", broken)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    _, trip = write_toy_corpus(tmp_path, n_users=16)
+    config = TrainConfig(triplets=trip, out=tmp_path / "model", tracking_uri=uri, experiment="crash")
+    with pytest.raises(RuntimeError, match="no such model"):
+        train(config)
+    mlflow.set_tracking_uri(uri)
+    (run,) = mlflow.search_runs(experiment_names=["crash"], output_format="list")
+    assert run.info.status == "FAILED" and run.data.params["objective"] == "triplets"
 
 
 def test_the_mixed_objective_needs_histories_and_triplets(tmp_path):

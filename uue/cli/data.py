@@ -20,6 +20,7 @@ from rich.progress import (
 from uue.cli.app import app, console, one_line_errors
 from uue.cli.options import config_command
 from uue.datasets.options import IngestOptions
+from uue.datasets.registry import Platform
 from uue.errors import UueError
 from uue.eval.infer import InferConfig
 from uue.eval.user_vectors import Pooling
@@ -45,7 +46,7 @@ def _bytes_progress(files: list[Path]) -> tuple[Progress, callable]:
 @config_command(IngestOptions, exclude=("memory_budget_mb",), text=("since", "until", "bots"))
 def ingest(
     config: IngestOptions,
-    platform: Annotated[str, typer.Argument(help="reddit | synthpai (see `uue.datasets.registry`)")],
+    platform: Annotated[Platform, typer.Argument(help="The platform the files come from")],
     out: Annotated[Path, typer.Option(help="Output directory for histories/, report.json, quarantine.jsonl")],
     files: Annotated[list[Path] | None, typer.Argument(help="Input files (.zst, .gz, .jsonl, .json)")] = None,
     comments: Annotated[list[Path] | None, typer.Option(help="Reddit comment dumps (RC_*)")] = None,
@@ -59,7 +60,7 @@ def ingest(
         raise UueError("no input files", hint="pass files, or --comments/--submissions for reddit")
     progress, on_progress = _bytes_progress(inputs)
     with progress:
-        report = run_ingest(platform, inputs, out, config, on_progress)
+        report = run_ingest(platform.value, inputs, out, config, on_progress)
     for problem in report.messages:
         console.print(f"[yellow]warning:[/yellow] {escape(problem)}", highlight=False, soft_wrap=True)
     if report.problems > len(report.messages):

@@ -89,11 +89,18 @@ def bench(
 ) -> None:
     """How well do off-the-shelf embedders and trained students rank each user's own interest? Verdict + report.json."""
     from rich.console import Console as StdoutConsole
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from uue.eval.report import bench_table, comparison_table, task_table, verdict_lines
     from uue.eval.suite import bench_command
 
-    report = bench_command(config, task or [], held_out, histories, labels, valid_fraction, max_users)
+    steps = len(set(config.models)) * (2 if task else 1)  # each model: its triplets, then its tasks
+    progress = Progress(TextColumn("bench: done {task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console)  # fmt: skip
+    with progress:
+        bar = progress.add_task("", total=steps)
+        report = bench_command(config, task or [], held_out, histories, labels, valid_fraction, max_users,
+                               on_model=lambda spec: progress.update(bar, advance=1, description=spec))  # fmt: skip
     stdout = StdoutConsole()
     stdout.print(bench_table(report))
     if task:

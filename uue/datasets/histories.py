@@ -275,8 +275,8 @@ def count_users(histories_dir: Path) -> int:
     return sum(pq.ParquetFile(p).metadata.num_rows for p in _shards(Path(histories_dir)))
 
 
-def _shards(histories_dir: Path, subdir: str = HISTORIES_SUBDIR) -> list[str]:
-    shards = sorted(str(p) for p in (histories_dir / subdir).glob("part-*.parquet"))
+def _shards(histories_dir: str | Path, subdir: str = HISTORIES_SUBDIR) -> list[str]:
+    shards = sorted(str(p) for p in (Path(histories_dir) / subdir).glob("part-*.parquet"))
     if not shards and subdir == HISTORIES_SUBDIR:
         raise InputError(str(histories_dir), "no histories here", hint="create them with `uue ingest`")
     return shards
@@ -357,9 +357,10 @@ class _Context:
         return History(row["user_id"], row["platform"], activities)
 
 
-def iter_histories(histories_dir: Path, users: set[str] | None = None) -> Iterator[History]:
+def iter_histories(histories_dir: str | Path, users: set[str] | None = None) -> Iterator[History]:
     """Stream full `History` objects shard by shard, optionally only those of `users` (filtered in
     Arrow). The context is loaded on the first activity that needs it."""
+    histories_dir = Path(histories_dir)
     context = _Context(histories_dir)
     for shard in _shards(histories_dir):
         if users is not None:

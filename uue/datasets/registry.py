@@ -6,9 +6,14 @@ import below runs that line. The parsers never import this module, so there is n
 
 from __future__ import annotations
 
+from enum import Enum
+
 from uue.datasets import reddit, synthpai  # noqa: F401  (registration)
 from uue.datasets.parser import PARSERS, PlatformParser
 from uue.errors import ConfigError
+
+# The CLI's choice of platform: every registered parser (typer lists and validates them).
+Platform = Enum("Platform", {name: name for name in sorted(PARSERS)}, type=str)
 
 
 def get_parser(platform: str) -> type[PlatformParser]:

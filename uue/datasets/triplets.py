@@ -9,6 +9,7 @@ from typing import Any
 import datasets
 from pydantic import BaseModel
 
+from uue.datasets.cards import TRIPLET_COLUMNS, write_card
 from uue.errors import InputError
 from uue.provenance import made_by
 
@@ -71,4 +72,9 @@ def merge_triplets(sources: list[Path], out: Path) -> MergeTripletsReport:
         made_by=made_by("uue merge-triplets", {"sources": [str(s) for s in sources]}, list(sources)),
     )
     (out / "report.json").write_text(report.model_dump_json(indent=2))
+    write_card(
+        out, "uue triplets", f"{report.triplets:,} (query, positive, negative) training triplets of "
+        f"{report.users:,} users merged from {len(sources)} `uue synth` outputs; report.json lists them.",
+        {"triplets": "triplets/*.arrow"}, TRIPLET_COLUMNS,
+    )  # fmt: skip
     return report

@@ -16,6 +16,7 @@ trained by `uue train`) reaches `red_flag_recall_at_1` on the sampled protocol.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,8 +240,13 @@ class BenchReport(BaseModel):
     report_path: str | None = None
 
 
-def run_bench(config: BenchConfig, embedders: dict[str, Embedder] | None = None) -> BenchReport:
-    """Bench every model; returns the report (also written to `out/report.json` by the CLI)."""
+def run_bench(
+    config: BenchConfig,
+    embedders: dict[str, Embedder] | None = None,
+    on_model: Callable[[str], None] | None = None,
+) -> BenchReport:
+    """Bench every model (`on_model(spec)` after each); returns the report (also written to
+    `out/report.json` by the CLI)."""
     table = load_triplets(config.triplets, config.max_triplets)
     if config.valid_fraction is not None:
         held_out = [is_held_out(u, config.valid_fraction, config.split_seed) for u in table["user_id"]]
@@ -256,6 +262,8 @@ def run_bench(config: BenchConfig, embedders: dict[str, Embedder] | None = None)
     for spec in config.models:
         embedder = embedders.get(spec) or make_embedder(spec)
         results.append(evaluate_model(embedder, spec, table, config))
+        if on_model:
+            on_model(spec)
     decision = verdict(results, config.red_flag_recall_at_1)
     best = next((r for r in results if r.model == decision.get("best_baseline")), None)
     return BenchReport(

@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from uue.errors import UueError
 from uue.eval.bench import BenchConfig, BenchReport, is_baseline, load_triplets, run_bench
+from uue.eval.bench_tracking import log_bench
 from uue.eval.embedders import make_embedder
 from uue.eval.report import write_report
 from uue.eval.tasks import Task, TaskConfig, run_tasks
-from uue.tracking import dataset_input, tracked_run
+from uue.tracking import tracked_run
 
 
 def run_suite(
-    config: BenchConfig, tasks: Sequence[Task] = (), task_config: TaskConfig | None = None
+    config: BenchConfig,
+    tasks: Sequence[Task] = (),
+    task_config: TaskConfig | None = None,
+    on_model: Callable[[str], None] | None = None,
 ) -> BenchReport:
     """Bench every `config.models` on the triplets, then on `tasks` (held-out users of `task_config`);
-    writes report.json to `config.out` (default: `TRIPLETS.bench` beside the input) and returns it."""
+    writes report.json to `config.out` (default: `TRIPLETS.bench` beside the input) and returns it.
+    `on_model(spec)` after each model's triplets and each model's tasks (progress)."""
     if tasks and task_config is None:
         raise ValueError("tasks need a TaskConfig")
     with tracked_run("uue-bench", f"bench-{config.triplets.name}", config.track) as run:
         embedders = {spec: make_embedder(spec) for spec in dict.fromkeys(config.models)}
-        report = run_bench(config, embedders)
-        table = load_triplets(config.triplets) if tasks or run is not None else None  # read once for both
+        report = run_bench(config, embedders, on_model)
         if tasks:
             trained = [spec for spec in embedders if not is_baseline(spec)]
-            report.tasks = run_tasks(list(tasks), embedders, task_config, table, trained)
+            table = load_triplets(config.triplets)
+            report.tasks = run_tasks(list(tasks), embedders, task_config, table, trained, on_model)
         report.report_path = str(write_report(report, config.out or default_out(config)))
         if run is not None:
-            log_bench(config, report, table)
+            log_bench(config, report, task_config)
     return report
 
 
@@ -41,6 +46,7 @@ def bench_command(
     labels: Path | None = None,
     valid_fraction: float = TaskConfig.model_fields["valid_fraction"].default,
     max_users: int | None = TaskConfig.model_fields["max_users"].default,
+    on_model: Callable[[str], None] | None = None,
 ) -> BenchReport:
     """`uue bench`: the triplets of held-out users only with `held_out`, the `tasks` on the held-out
     users of `histories` (the same split), one report."""
@@ -58,28 +64,9 @@ def bench_command(
             max_users=max_users,
             seed=config.seed,
         )
-    return run_suite(config, tasks, task_config)
+    return run_suite(config, tasks, task_config, on_model)
 
 
 def default_out(config: BenchConfig):
     """Beside the triplets, never inside the input folder: `runs/synth` -> `runs/synth.bench`."""
     return config.triplets.with_name(config.triplets.name + ".bench")
-
-
-def log_bench(config: BenchConfig, report: BenchReport, table) -> None:
-    """Params, every model's means and interval bounds as metrics, the triplets as the run's input."""
-    import mlflow
-
-    mlflow.log_params({k: str(v) for k, v in config.model_dump(mode="json").items()})
-    mlflow.log_input(
-        dataset_input(table, str(config.triplets.resolve()), config.triplets.name), context="evaluation"
-    )
-    metrics = {}
-    for model, result in report.models.items():
-        key = model.replace(":", "_").replace("/", "_")[-60:]
-        for protocol in ("sampled", "full"):
-            for metric, estimate in result[protocol].items():
-                for part in ("mean", "ci_low", "ci_high"):
-                    metrics[f"{key}/{protocol}/{metric.replace('@', '_at_')}/{part}"] = float(estimate[part])
-    mlflow.log_metrics(metrics)
-    mlflow.log_dict(report.model_dump(mode="json"), "report.json")

@@ -19,7 +19,7 @@ Held-out users are `split_users(..., valid_fraction, seed).valid`, the same func
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -213,9 +213,10 @@ def run_tasks(
     config: TaskConfig,
     triplets=None,
     trained: Sequence[str] = (),
+    on_model: Callable[[str], None] | None = None,
 ) -> TaskReport:
     """Every task for every embedder on the held-out users, each metric with "n"; `trained` names the
-    models compared against the others (paired per user)."""
+    models compared against the others (paired per user); `on_model(spec)` after each model."""
     histories = held_out_histories(config)
     statements = statement_inputs(config, histories) if Task.statements in tasks else None
     # Per model, the per-query values of every (task, pooling, variant): flat keys, nested for the report.
@@ -237,6 +238,8 @@ def run_tasks(
             ).items():
                 for variant, found in variants.items():
                     values[spec][(task.value, pooling, variant)] = found
+        if on_model:
+            on_model(spec)
 
     def count(n: int) -> dict:
         return {"n": {"mean": n, "ci_low": n, "ci_high": n}}  # the shape of an estimate, for the report

@@ -23,5 +23,5 @@ def run_synth(config: SynthConfig) -> SynthReport:
     with synth_run(config) as run:
         report = run_activity_synth(config) if config.mode is SynthMode.activity else run_pivot_synth(config)
         if run is not None:
-            log_synth_report(report.model_dump(mode="json"))
+            log_synth_report(report.model_dump(mode="json"), config.out)
     return report

@@ -93,6 +93,9 @@ class SynthConfig(Config):
         False, description="Delete the finished units of an earlier run with other settings and start over"
     )
     track: bool = Field(True, description="Log the run to MLflow")
+    trace_sample: float = Field(
+        0.1, ge=0, le=1, description="Share of teacher calls traced to MLflow (DSPy autolog; 0: none)"
+    )
     progress: bool = Field(True, description="Show a progress bar")
 
     def teacher_settings(self) -> dict:

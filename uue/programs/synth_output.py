@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from uue.datasets.histories import iter_histories
 from uue.datasets.records import History
 from uue.datasets.triplets import TRIPLET_FEATURES
 from uue.programs.synth_config import SynthConfig
-from uue.tracking import numeric, tracked_run
+from uue.tracking import log_triplets_input, numeric, tracked_run
 
 
 def select_users(histories_dir: Path, max_users: int | None, min_activities: int) -> list[History]:
@@ -54,13 +55,43 @@ def synth_run(config: SynthConfig) -> Iterator[Any | None]:
             params = config.model_dump(mode="json", exclude={"teacher"})
             params.update({f"teacher_{k}": v for k, v in config.teacher.model_dump(mode="json").items()})
             mlflow.log_params({k: str(v) for k, v in params.items()})
-            mlflow.set_tag("dataset_path", str(config.out.resolve() / "triplets"))
-        yield run
+            mlflow.set_tag("uue.dataset", str(config.out.resolve()))  # the key train and bench use
+            with traced_teacher(config.trace_sample):
+                yield run
+        else:
+            yield run
 
 
-def log_synth_report(report: dict[str, Any]) -> None:
-    """The report's figures as metrics and the whole report as an artifact of the open run."""
+@contextmanager
+def traced_teacher(sample: float) -> Iterator[None]:
+    """DSPy autolog traces of a `sample` share of the teacher's calls (MLflow's own sampler), on for
+    the job only; the sampling ratio is read when MLflow's tracer starts, hence the resets."""
+    if sample <= 0:
+        yield
+        return
+    import mlflow
+
+    previous = os.environ.get("MLFLOW_TRACE_SAMPLING_RATIO")
+    os.environ["MLFLOW_TRACE_SAMPLING_RATIO"] = str(sample)
+    mlflow.tracing.reset()
+    mlflow.dspy.autolog(log_traces=True, silent=True)
+    try:
+        yield
+    finally:
+        mlflow.flush_trace_async_logging()  # traces are written by a background queue
+        mlflow.dspy.autolog(disable=True, silent=True)
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACE_SAMPLING_RATIO", None)
+        else:
+            os.environ["MLFLOW_TRACE_SAMPLING_RATIO"] = previous
+        mlflow.tracing.reset()
+
+
+def log_synth_report(report: dict[str, Any], out: Path) -> None:
+    """The report's figures as metrics, the whole report as an artifact and the triplets written as the
+    run's output dataset (the one `uue train` and `uue bench` log as their input) of the open run."""
     import mlflow
 
     mlflow.log_metrics({**numeric(report), **numeric(report["llm"], "llm_")})
     mlflow.log_dict(report, "report.json")
+    log_triplets_input(out, "output")

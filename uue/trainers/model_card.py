@@ -2,12 +2,15 @@
 
 sentence-transformers writes a card from the trainer's datasets, with three training rows as samples
 and widget examples from the data: on Reddit histories that is other people's words. Here the card
-names the base model, the data (size, teacher, program hash) and the license, and its examples are
-made up.
+names the base model, the data (size, teacher, program hash) and the license, holds the final bench
+on held-out users, and its examples are made up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 # Written for the card, not taken from any history: a student's view and two interest labels.
@@ -39,5 +42,43 @@ def finish_card(model: Any, name: str, data: dict[str, Any]) -> None:
     for info in [*card.train_datasets, *card.eval_datasets]:
         for key in ("examples", "_example_columns", "examples_table"):
             info.pop(key, None)
-        info.update({k: v for k, v in data.items() if k not in info})
+        info.update({k: v for k, v in data.items() if info.get(k) is None})  # "Unnamed Dataset": named
     card.tags = sorted({*(card.tags or []), "uue", "user-embeddings"})
+
+
+CARD_METRICS = ("recall@1", "mrr")  # the bench's headline figures, per protocol (sampled, full)
+
+
+@dataclass(eq=False)  # the card keys its results by evaluator, by identity
+class HeldOutBench:
+    """The final `uue bench` on held-out users in the shape the card's Evaluation section reads an
+    evaluator (name, description, primary metric, config): sentence-transformers renders its table,
+    one column per Matryoshka dim."""
+
+    name: str
+    config: dict[str, Any] = field(default_factory=dict)
+    description: str = "Held Out User Retrieval"
+    primary_metric: str | None = None  # a primary metric would add a step-0 row to the training logs
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return self.config
+
+
+def add_bench_to_card(
+    model: Any, bench: Mapping[int | None, Mapping[str, float]], config: dict[str, Any]
+) -> None:
+    """`bench`: {dim (None: full size): {"sampled_recall@1": ..., "full_mrr": ...}}; only figures,
+    never a query or label, reach the card."""
+    for dim, figures in bench.items():
+        shown = {k: v for k, v in figures.items() if k.partition("_")[2] in CARD_METRICS}
+        name = f"held-out-users-dim{dim}" if dim else "held-out-users"
+        model.model_card_data.set_evaluation_metrics(HeldOutBench(name, config), shown)
+
+
+def write_card(model: Any, folder: Path) -> None:
+    """README.md of a saved model (saved with `create_model_card=False`: the card is written after the
+    final bench, which reads the saved folder, so that it holds the bench's figures)."""
+    from sentence_transformers.base.model_card import generate_model_card
+
+    model.model_card_data.save_dir = str(folder)
+    (Path(folder) / "README.md").write_text(generate_model_card(model), encoding="utf8")

@@ -4,13 +4,16 @@ SentenceTransformerTrainer + (Cached)MultipleNegativesRankingLoss over (anchor=c
 negative), NO_DUPLICATES batches (a text twice in a batch would be a false in-batch negative),
 optional MatryoshkaLoss and LoRA. Validation = held-out *users* (`uue.eval.split`), evaluated with
 `TripletEvaluator` during training and with `uue bench` (sampled + full ranking) at the end.
-MLflow: the HF callback logs training; this module opens the run, tags dataset and teacher provenance,
-and logs the loss config and the final bench metrics (per Matryoshka dim).
+MLflow: the run opens before the model and data load (a crash there ends it FAILED); it holds uue's
+config as params, the datasets as inputs, teacher provenance (tags and the report), sample triplets,
+the trainer's logs per step, plots, and the final bench metrics (per Matryoshka dim), which the model
+card holds too (`uue.trainers.train_tracking`, `train_plots`, `model_card`).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import datasets
@@ -18,17 +21,24 @@ import mlflow
 import mlflow.sentence_transformers
 from pydantic import BaseModel
 
-from uue.datasets.histories import iter_histories
 from uue.errors import ConfigError, InputError
 from uue.eval.bench import BenchConfig, evaluate_model, load_triplets
 from uue.eval.embedders import SentenceTransformerEmbedder
 from uue.eval.split import UserSplit, split_users
 from uue.models import load_sentence_transformer, offline_minilm_path
 from uue.provenance import made_by, records_same_making
-from uue.tracking import dataset_input, tracked_run
-from uue.trainers.model_card import USAGE_EXAMPLES, finish_card, prepare_card
-from uue.trainers.same_user import SameUserPair, pair_datasets, same_user_pairs
+from uue.tracking import tracked_run
+from uue.trainers.model_card import USAGE_EXAMPLES, add_bench_to_card, finish_card, prepare_card, write_card
+from uue.trainers.same_user import same_user_data
 from uue.trainers.student_config import LossKind, Objective, TrainConfig
+from uue.trainers.train_plots import log_training_plots
+from uue.trainers.train_tracking import (
+    bench_metrics,
+    config_params,
+    log_training_inputs,
+    log_triplets_dataset,
+    mlflow_metrics_callback,
+)
 
 TRAIN_COLUMNS = ["context", "positive", "negative"]  # anchor, positive, negative: the order MNRL reads
 
@@ -40,6 +50,30 @@ class TrainReport(BaseModel):
     metrics: dict[str, float]
     split: dict
     reused: bool = False  # an identical earlier model was kept (`train_or_reuse`)
+
+
+@dataclass
+class TrainingData:
+    """What one training run reads: the training examples (one dataset, or one per kind of batch), the
+    held-out users' validation triplets, the user split, and the tags naming the data's provenance."""
+
+    train: datasets.Dataset | dict[str, datasets.Dataset]
+    valid: datasets.Dataset
+    split: UserSplit
+    tags: dict[str, str]
+    triplets: datasets.Dataset | None = None  # the whole `uue synth` table, where the objective reads one
+
+    @property
+    def eval_triplets(self) -> datasets.Dataset:
+        """The validation triplets in the (anchor, positive, negative) order the evaluators read."""
+        return (
+            self.valid.select_columns(TRAIN_COLUMNS) if "context" in self.valid.column_names else self.valid
+        )
+
+    def describe_split(self) -> dict:
+        parts = self.train.values() if isinstance(self.train, dict) else [self.train]
+        counts = {"train_examples": sum(len(part) for part in parts), "valid_examples": len(self.valid)}
+        return self.split.describe() | counts
 
 
 def split_triplets(
@@ -55,18 +89,6 @@ def split_triplets(
             hint="change --valid-fraction or use more users",
         )
     return train, valid, split
-
-
-def log_training_inputs(train_data, valid_set: datasets.Dataset, config: TrainConfig) -> None:
-    """The run's datasets in MLflow's Datasets panel (name, digest, source): synth -> train -> bench
-    link by the digest of the same triplets."""
-    source = str((config.triplets or config.histories).resolve())
-    parts = train_data if isinstance(train_data, dict) else {"train": train_data}
-    for name, part in {**parts, "validation": valid_set}.items():
-        if len(part) == 0:  # triplets of training users only (`uue synth --user-side train`)
-            continue
-        dataset = dataset_input(part, source, f"{Path(source).name}/{name}")
-        mlflow.log_input(dataset, context="validation" if name == "validation" else "training")
 
 
 def checkpoint_dir(config: TrainConfig) -> Path:
@@ -147,7 +169,8 @@ def build_trainer(
     report_to: list[str],
 ):
     """`train`: (anchor, positive[, negative]) columns, or a dict of such datasets (every batch is
-    drawn from one of them); `valid`: (anchor, positive, negative) columns, in that order."""
+    drawn from one of them); `valid`: (anchor, positive, negative) columns, in that order; `report_to`:
+    "mlflow" (the active run, `mlflow_metrics_callback`) and transformers' other integrations."""
     from sentence_transformers.sentence_transformer.evaluation import SequentialEvaluator, TripletEvaluator
     from sentence_transformers.sentence_transformer.trainer import SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.training_args import (
@@ -173,7 +196,7 @@ def build_trainer(
         save_total_limit=config.save_total_limit,
         logging_steps=max(1, min(10, config.eval_steps)),
         seed=config.seed,
-        report_to=report_to,
+        report_to=[name for name in report_to if name != "mlflow"],
         run_name=config.run_name,
         use_cpu=True,
         bf16=config.bf16,
@@ -198,42 +221,45 @@ def build_trainer(
         eval_dataset=valid if config.evaluate else None,
         loss=loss,
         evaluator=evaluator,
+        callbacks=[mlflow_metrics_callback()] if "mlflow" in report_to else None,
     )
 
 
-def final_bench(model_dir: Path, valid: datasets.Dataset, config: TrainConfig) -> dict[str, float]:
-    """Bench metrics of the saved model on validation triplets, per Matryoshka dim (`dim<d>/...`)."""
+def final_bench(
+    model_dir: Path, valid: datasets.Dataset, config: TrainConfig
+) -> dict[int | None, dict[str, float]]:
+    """Bench figures of the saved model on validation triplets, per Matryoshka dim (None: full size):
+    {dim: {"sampled_recall@1": ..., "full_mrr": ...}}."""
     bench = BenchConfig(
         triplets=config.triplets, distractors=config.bench_distractors, seed=config.seed, resamples=200
     )
-    metrics: dict[str, float] = {}
+    figures: dict[int | None, dict[str, float]] = {}
     for dim in config.matryoshka_dims or [None]:
         embedder = SentenceTransformerEmbedder(
             str(model_dir), max_seq_length=config.max_seq_length, truncate_dim=dim
         )
         result = evaluate_model(embedder, str(model_dir), valid, bench)
-        prefix = f"bench/dim{dim}/" if dim else "bench/"
-        for protocol, estimates in (("sampled", result.sampled), ("full", result.full)):
-            metrics.update(
-                {f"{prefix}{protocol}_{k.replace('@', '_at_')}": e.mean for k, e in estimates.items()}
-            )
-    return metrics
+        figures[dim] = {
+            f"{protocol}_{k}": e.mean
+            for protocol, estimates in (("sampled", result.sampled), ("full", result.full))
+            for k, e in estimates.items()
+        }
+    return figures
 
 
 def _teacher_tags(triplets_dir: Path, table: datasets.Dataset) -> dict[str, str]:
-    report_path = triplets_dir / "report.json"
+    """Short provenance tags (the synth report, a few kB, is an artifact: `log_teacher_report`)."""
     teachers = sorted(set(table.unique("teacher_model")))
     programs = sorted(set(table.unique("program_hash")))
     return {
-        "uue.dataset": str(triplets_dir.resolve()),
+        "uue.dataset": str(triplets_dir.resolve()),  # the key `uue synth` tags its output folder with
         "uue.dataset.triplets": str(len(table)),
         "uue.teacher_model": ",".join(teachers)[:250],
         "uue.program_hash": ",".join(programs)[:250],
-        "uue.dataset.report": report_path.read_text()[:4000] if report_path.is_file() else "",
     }
 
 
-def triplet_data(config: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset, UserSplit, dict]:
+def triplet_data(config: TrainConfig) -> TrainingData:
     """Train triplets in the columns the loss reads (context, positive[, negative]), validation
     triplets (split by user), and the MLflow tags naming their teacher."""
     table = load_triplets(config.triplets)
@@ -241,41 +267,86 @@ def triplet_data(config: TrainConfig) -> tuple[datasets.Dataset, datasets.Datase
     if config.max_samples:  # the first N training triplets: fewer labelled users, as less teacher time gives
         train_set = train_set.select(range(min(config.max_samples, len(train_set))))
     columns = TRAIN_COLUMNS if config.hard_negatives else TRAIN_COLUMNS[:2]
-    return train_set.select_columns(columns), valid_set, split, _teacher_tags(config.triplets, table)
+    tags = _teacher_tags(config.triplets, table)
+    return TrainingData(train_set.select_columns(columns), valid_set, split, tags, triplets=table)
 
 
-def same_user_data(
-    config: TrainConfig, model, limit: int | None
-) -> tuple[dict[str, datasets.Dataset], datasets.Dataset, UserSplit]:
-    """At most `limit` same-user pairs of the training users (one dataset per round) and held-out
-    users' pairs as validation triplets (the negative: the next held-out user's positive window)."""
-    histories = [h for h in iter_histories(config.histories) if len(h.activities) >= config.min_activities]
-    split = split_users([h.user_id for h in histories], config.valid_fraction, config.split_seed)
-
-    def count(text: str) -> int:
-        return len(model.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def pairs(users: frozenset[str], rounds: int, limit: int | None = None) -> list[list[SameUserPair]]:
-        chosen = [h for h in histories if h.user_id in users][:limit]  # the first users, in storage order
-        return same_user_pairs(chosen, rounds, config.pair_window, model.max_seq_length, count, config.seed)
-
-    per_round = -(-limit // config.pair_rounds) if limit else None
-    train_rounds = pairs(split.train, config.pair_rounds, per_round)
-    valid_pairs = pairs(split.valid, 1, 500)[0]  # 500 held-out users are plenty for the evaluator
-    if len(valid_pairs) < 2 or not any(train_rounds):
-        raise ConfigError(
-            f"same-user pairs: {sum(map(len, train_rounds))} train / {len(valid_pairs)} validation",
-            hint="use more histories, a smaller --pair-window or --min-activities",
+def training_data(config: TrainConfig, model) -> TrainingData:
+    """The examples of `config.objective`; `model` counts the tokens of same-user windows."""
+    if config.objective is Objective.same_user:
+        train_data, valid_set, split = same_user_data(config, model, config.max_samples)
+        data = TrainingData(
+            train_data, valid_set, split, {"uue.dataset": str(Path(config.histories).resolve())}
         )
-    positives = [p.positive for p in valid_pairs]
-    valid = datasets.Dataset.from_dict(
-        {
-            "anchor": [p.anchor for p in valid_pairs],
-            "positive": positives,
-            "negative": positives[1:] + positives[:1],
-        }
+    elif config.objective is Objective.mixed:
+        rounds, _, _ = same_user_data(config, model, config.same_user_pairs)
+        data = triplet_data(config)  # the same hash split of users
+        data = replace(data, train=rounds | {"teacher": data.train})
+    else:
+        data = triplet_data(config)
+    data.tags |= {"uue.objective": config.objective.value, "uue.base_model": config.base_model}
+    return data
+
+
+def log_data(data: TrainingData, config: TrainConfig) -> None:
+    """Provenance tags, the split, the datasets as inputs; for teacher triplets also the synth folder
+    (the digest `uue synth` and `uue bench` log for it), its report and sample rows."""
+    mlflow.set_tags(data.tags)
+    mlflow.log_dict(data.split.describe(), "split.json")
+    log_training_inputs(data.train, data.valid, config)
+    if data.triplets is not None:
+        log_triplets_dataset(config.triplets, data.triplets)
+
+
+def card_data(config: TrainConfig, data: TrainingData) -> dict[str, str]:
+    """The training data in the card (an unnamed dataset's name): objective, users, and the teacher
+    with its program hash."""
+    teacher = data.tags.get("uue.teacher_model")
+    source = (
+        f"teacher {teacher}, program {data.tags.get('uue.program_hash', '?')}" if teacher else "no teacher"
     )
-    return pair_datasets(train_rounds), valid, split
+    return {
+        "name": f"uue {config.objective.value} ({source})",
+        "description": f"{config.objective.value} examples of {len(data.split.train)} users ({source})",
+    }
+
+
+def save_student(
+    model, data: TrainingData, config: TrainConfig, run_id: str
+) -> dict[int | None, dict[str, float]]:
+    """Save the model and its provenance, bench the saved folder, then write the card, which holds the
+    bench's figures; returns them (per Matryoshka dim)."""
+    finish_card(
+        model, f"uue student ({config.objective.value}, base {config.base_model})", card_data(config, data)
+    )
+    model.save_pretrained(str(config.out), create_model_card=False)  # the card follows the bench
+    provenance = {
+        "made_by": made_by("uue train", config),
+        "triplets_report": _read_json(config.triplets / "report.json") if config.triplets else {},
+        "split": data.describe_split(),
+        "mlflow_run_id": run_id,
+    }
+    (config.out / "uue_provenance.json").write_text(json.dumps(provenance, indent=2, default=str))
+    figures = final_bench(config.out, data.valid, config) if config.triplets and config.evaluate else {}
+    add_bench_to_card(
+        model, figures, {"distractors": config.bench_distractors, "users": len(data.split.valid)}
+    )
+    if config.push_to_hub:  # the card's usage snippet loads the model from the Hub
+        model.model_card_data.model_id = config.push_to_hub
+    write_card(model, config.out)
+    return figures
+
+
+def push_student(model, config: TrainConfig, run_id: str) -> None:
+    """The saved model folder (card, provenance) to the Hub; the token is huggingface_hub's own
+    (`HF_TOKEN` or `hf auth login`), never a uue setting."""
+    model.push_to_hub(
+        config.push_to_hub,
+        local_model_path=str(config.out),
+        exist_ok=True,
+        commit_message=f"uue train (MLflow run {run_id})",
+    )
+    mlflow.set_tag("uue.hub_repo", config.push_to_hub)
 
 
 def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> TrainReport:
@@ -283,50 +354,29 @@ def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> Trai
     checkpoints = checkpoint_dir(config)
     if config.resume and not any(checkpoints.glob("checkpoint-*")):
         raise InputError(str(checkpoints), "no checkpoint to resume from", hint="run without --resume first")
-    model = build_model(config)
-    if config.objective is Objective.same_user:
-        train_data, valid_set, split = same_user_data(config, model, config.max_samples)
-        tags = {"uue.dataset": str(Path(config.histories).resolve())}
-    elif config.objective is Objective.mixed:
-        rounds, _, _ = same_user_data(config, model, config.same_user_pairs)
-        teacher, valid_set, split, tags = triplet_data(config)  # the same hash split of users
-        train_data = rounds | {"teacher": teacher}
-    else:
-        train_data, valid_set, split, tags = triplet_data(config)
-    tags |= {"uue.objective": config.objective.value}
-    train_count = (
-        sum(len(d) for d in train_data.values()) if isinstance(train_data, dict) else len(train_data)
-    )
-    loss = build_loss(model, config)
+    # open before the model and data load: a crash there ends the run FAILED, its duration is the real one
     with tracked_run(config.experiment, config.run_name, uri=config.tracking_uri) as run:
-        mlflow.set_tags(tags | {"uue.base_model": config.base_model})
+        mlflow.log_params(config_params(config))
+        model = build_model(config)
+        data = training_data(config, model)
+        log_data(data, config)
+        loss = build_loss(model, config)
         mlflow.log_dict(loss.get_config_dict(), "loss_config.json")
-        mlflow.log_dict(split.describe(), "split.json")
-        log_training_inputs(train_data, valid_set, config)
-        eval_columns = (
-            valid_set.select_columns(TRAIN_COLUMNS) if "context" in valid_set.column_names else valid_set
-        )
-        trainer = build_trainer(model, loss, train_data, eval_columns, config, list(report_to))
+        trainer = build_trainer(model, loss, data.train, data.eval_triplets, config, list(report_to))
         trainer.train(resume_from_checkpoint=True if config.resume else None)
-        finish_card(model, f"uue student ({config.objective.value}, base {config.base_model})",
-                    {"description": f"{config.objective.value} examples of {len(split.train)} users: {tags.get('uue.teacher_model', 'no teacher')}"})  # fmt: skip
-        model.save_pretrained(str(config.out))
-        provenance = {
-            "made_by": made_by("uue train", config),
-            "triplets_report": _read_json(config.triplets / "report.json") if config.triplets else {},
-            "split": split.describe() | {"train_examples": train_count, "valid_examples": len(valid_set)},
-            "mlflow_run_id": run.info.run_id,
-        }
-        (config.out / "uue_provenance.json").write_text(json.dumps(provenance, indent=2, default=str))
-        metrics = final_bench(config.out, valid_set, config) if config.triplets and config.evaluate else {}
+        figures = save_student(model, data, config, run.info.run_id)
+        metrics = bench_metrics(figures)
         mlflow.log_metrics(metrics)
+        log_training_plots(trainer.state.log_history, figures)
         mlflow.log_artifact(str(config.out / "uue_provenance.json"))
         if config.log_model:
             mlflow.sentence_transformers.log_model(
                 model, name="student", input_example=USAGE_EXAMPLES[:1], registered_model_name=config.register_as,
                 pip_requirements=[],  # offline: no requirement inference from the index
             )  # fmt: skip
-    return TrainReport(run_id=run.info.run_id, metrics=metrics, split=provenance["split"])
+        if config.push_to_hub:
+            push_student(model, config, run.info.run_id)
+    return TrainReport(run_id=run.info.run_id, metrics=metrics, split=data.describe_split())
 
 
 def train_or_reuse(config: TrainConfig) -> TrainReport:

@@ -108,6 +108,11 @@ class TrainConfig(Config):
     experiment: str = Field("uue-student", description="MLflow experiment name")
     log_model: bool = Field(True, description="Log the model to MLflow (the run's Logged models panel)")
     register_as: str | None = Field(None, description="Also register the logged model under this name")
+    push_to_hub: str | None = Field(
+        None,
+        description="Push the trained model to this Hugging Face Hub repo (needs network and a token; never "
+        "used in tests)",
+    )
     run_name: str | None = None
 
     @property

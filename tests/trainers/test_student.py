@@ -5,8 +5,10 @@ import mlflow
 import pytest
 
 from tests.dev_triplets import write_toy_corpus
+from uue.provenance import made_by
 from uue.tracking import triplets_input
-from uue.trainers.student import train, triplet_data
+from uue.trainers import student as student_module
+from uue.trainers.student import train, train_or_reuse, triplet_data
 from uue.trainers.student_config import Precision, TrainConfig, cpu_has_native_bf16
 
 SECRET = "sk-test-secret"
@@ -212,3 +214,15 @@ def test_training_side_triplets_train_unevaluated_and_are_refused_when_evaluatio
     assert len(train_set) == 10 and len(valid_set) == 0
     with pytest.raises(ConfigError, match="0 validation"):
         split_triplets(table, config.model_copy(update={"evaluate": True}))
+
+
+def test_a_model_made_the_same_way_is_reused_wherever_it_is_written_or_pushed(tmp_path, monkeypatch):
+    trained = []
+    monkeypatch.setattr(student_module, "train", lambda config: trained.append(config) or "trained")
+    first = TrainConfig(triplets=tmp_path / "t", out=tmp_path / "a")
+    (tmp_path / "b").mkdir()
+    provenance = {"made_by": made_by("uue train", first), "split": {"train_users": 3}, "mlflow_run_id": "r1"}
+    (tmp_path / "b" / "uue_provenance.json").write_text(json.dumps(provenance, default=str))
+    moved = first.model_copy(update={"out": tmp_path / "b", "push_to_hub": "someone/model"})
+    assert train_or_reuse(moved).reused and not trained
+    assert train_or_reuse(moved.model_copy(update={"loss": "gist"})) == "trained"  # another making

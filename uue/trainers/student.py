@@ -379,12 +379,16 @@ def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> Trai
     return TrainReport(run_id=run.info.run_id, metrics=metrics, split=data.describe_split())
 
 
+# Settings that do not change the model: where it is written, where it is pushed afterwards.
+REUSE_IGNORES = frozenset({"out", "push_to_hub"})
+
+
 def train_or_reuse(config: TrainConfig) -> TrainReport:
     """`train`, unless `config.out` already holds a model trained with exactly these settings (where
     it was written is not one of them: a moved model folder is reused)."""
 
     saved = _read_json(config.out / "uue_provenance.json")
-    if records_same_making(saved.get("made_by", {}), made_by("", config), ignore=frozenset({"out"})):
+    if records_same_making(saved.get("made_by", {}), made_by("", config), ignore=REUSE_IGNORES):
         return TrainReport(run_id=saved.get("mlflow_run_id"), metrics={}, split=saved["split"], reused=True)
     return train(config)
 

@@ -73,7 +73,7 @@ def test_bench_task_options_share_the_task_configs_defaults(monkeypatch):
     from uue.eval.tasks import TaskConfig
 
     seen = {}
-    monkeypatch.setattr("uue.eval.suite.run_suite", lambda config, tasks, task_config: seen.update(
+    monkeypatch.setattr("uue.eval.suite.run_suite", lambda config, tasks, task_config, on_model: seen.update(
         config=config, task_config=task_config) or (_ for _ in ()).throw(SystemExit(0)))  # fmt: skip
     runner.invoke(app, ["bench", "--triplets", "t", "--held-out", "--task", "reid", "--histories", "h"])
     defaults = TaskConfig(histories="h")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import mlflow
 import pytest
 
-from tests.dev_triplets import write_toy_corpus
 from uue.eval.bench import BenchConfig
 from uue.eval.suite import run_suite
 from uue.programs.lm import TeacherConfig
@@ -25,12 +24,11 @@ def _only_run(experiment: str):
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("clean_dspy")
-def test_synth_train_and_bench_runs_link_through_one_dataset(tmp_path, monkeypatch):
+def test_synth_train_and_bench_runs_link_through_one_dataset(tmp_path, histories_dir, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    histories_dir, _ = write_toy_corpus(tmp_path / "corpus", n_users=16)  # enough users for a split
     synth_out = tmp_path / "synth"
     run_synth(SynthConfig(histories=histories_dir, out=synth_out, mode="activity", negatives="mined", candidates=4,
                           teacher=TeacherConfig(model="scripted/deterministic"), progress=False))  # fmt: skip

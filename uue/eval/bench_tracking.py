@@ -3,7 +3,7 @@
 Params: the bench config (and the task config, `task.*`). Input: the triplets folder as the same MLflow
 dataset `uue synth` logged as its output and `uue train` as its training input (one digest, so the
 Datasets panels link the three runs). Metrics: every estimate of the report, mean and interval bounds,
-named by their path (`minilm/sampled/recall_at_1/mean`, `tasks/best/reid/mean/reid/mrr/ci_low`, ...).
+named by their path (`minilm/sampled/recall_at_1/mean`, `tasks/runs_best/reid/mean/reid/mrr/ci_low`).
 Figure: the paired differences of the trained models with their intervals. A bench of trained models
 names their train runs (`uue_provenance.json`); with one, the bench run is that run's child.
 """
@@ -43,8 +43,10 @@ def log_bench(config: BenchConfig, report: BenchReport, task_config: TaskConfig 
 
 
 def metric_key(*path: str) -> str:
-    """An MLflow metric name (letters, digits, `_-./ :`) of a report path."""
-    return "/".join(part.replace("@", "_at_").replace(":", "_") for part in path)
+    """An MLflow metric name of a report path: `/` separates its parts, so a part's own `/` and `:` (a
+    model folder, `two-tower:DIR`) become `_` and a part keeps its last 60 characters (MLflow refuses a
+    name that reads as an absolute path)."""
+    return "/".join(part.replace("@", "_at_").replace(":", "_").replace("/", "_")[-60:] for part in path)
 
 
 def estimates(

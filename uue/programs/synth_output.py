@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import dspy
 
 from uue.datasets.cards import TRIPLET_COLUMNS, write_card
 from uue.datasets.histories import iter_histories
@@ -75,8 +76,14 @@ def traced_teacher(sample: float) -> Iterator[None]:
     os.environ["MLFLOW_TRACE_SAMPLING_RATIO"] = str(sample)
     mlflow.tracing.reset()
     mlflow.dspy.autolog(log_traces=True, silent=True)
+    # autolog adds its callback to DSPy's global settings, which an enclosing `dspy.context` (a caller's,
+    # a test's) shadows: the callback is also set for this block, so the teacher's calls see it.
+    from mlflow.dspy.callback import MlflowCallback
+
+    callbacks = [c for c in dspy.settings.callbacks if not isinstance(c, MlflowCallback)] + [MlflowCallback()]
     try:
-        yield
+        with dspy.context(callbacks=callbacks):
+            yield
     finally:
         mlflow.flush_trace_async_logging()  # traces are written by a background queue
         mlflow.dspy.autolog(disable=True, silent=True)

@@ -56,8 +56,11 @@ def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, mo
         tracking_uri=uri,
         experiment="test",
         push_to_hub="someone/uue-student",
+        register_as="uue-student-test",
     )
     result = train(config)
+    (version,) = mlflow.MlflowClient(uri).search_model_versions("name='uue-student-test'")  # --register
+    assert version.run_id == result.run_id
 
     from sentence_transformers import SentenceTransformer
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from uue.datasets.cards import TRIPLET_COLUMNS, write_card
 from uue.errors import InputError
+from uue.eval.split import UserSplit, split_users
 from uue.provenance import made_by
 
 _STR = datasets.Value("string")
@@ -78,3 +79,20 @@ def merge_triplets(sources: list[Path], out: Path) -> MergeTripletsReport:
         {"triplets": "triplets/*.arrow"}, TRIPLET_COLUMNS,
     )  # fmt: skip
     return report
+
+
+def split_by_user(
+    table: datasets.Dataset, valid_fraction: float, split_seed: int = 0
+) -> tuple[datasets.DatasetDict, UserSplit]:
+    """{"train", "validation"} by user: the split of `uue train --valid-fraction` and `uue bench
+    --held-out` (a hash of each user id), so no user is on both sides.
+
+        parts, _ = split_by_user(datasets.load_dataset("runs/synth", "triplets", split="train"), 0.1)
+    """
+    split = split_users(table["user_id"], valid_fraction, split_seed)
+    users = table["user_id"]
+    parts = datasets.DatasetDict(
+        train=table.select([i for i, u in enumerate(users) if u in split.train]),
+        validation=table.select([i for i, u in enumerate(users) if u in split.valid]),
+    )
+    return parts, split

@@ -4,7 +4,8 @@ Params: the bench config (and the task config, `task.*`). Input: the triplets fo
 dataset `uue synth` logged as its output and `uue train` as its training input (one digest, so the
 Datasets panels link the three runs). Metrics: every estimate of the report, mean and interval bounds,
 named by their path (`minilm/sampled/recall_at_1/mean`, `tasks/runs_best/reid/mean/reid/mrr/ci_low`).
-Figure: the paired differences of the trained models with their intervals. A bench of trained models
+Figures: the paired differences of the trained models with their intervals, and with `--task` a 2-D map
+of each trained model's held-out users coloured by top community (`uue.eval.user_map`). A bench of trained models
 names their train runs (`uue_provenance.json`); with one, the bench run is that run's child.
 """
 
@@ -15,15 +16,22 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from uue.eval.bench import BenchConfig, BenchReport
-from uue.eval.tasks import TaskConfig
+from uue.eval.bench import BenchConfig, BenchReport, is_baseline
+from uue.eval.embedders import DenseEmbedder, Embedder
+from uue.eval.tasks import TaskConfig, held_out_histories
+from uue.eval.user_map import user_map_figure
 from uue.tracking import log_triplets_input
 
 PARTS = ("mean", "ci_low", "ci_high")
 BATCH = 1000  # MLflow's most metrics in one log_batch call
 
 
-def log_bench(config: BenchConfig, report: BenchReport, task_config: TaskConfig | None = None) -> None:
+def log_bench(
+    config: BenchConfig,
+    report: BenchReport,
+    task_config: TaskConfig | None = None,
+    embedders: Mapping[str, Embedder] | None = None,
+) -> None:
     import mlflow
 
     params = {k: str(v) for k, v in config.model_dump(mode="json").items()}
@@ -40,6 +48,24 @@ def log_bench(config: BenchConfig, report: BenchReport, task_config: TaskConfig 
     figure = differences_figure(report)
     if figure is not None:
         mlflow.log_figure(figure, "paired_differences.png")
+    if task_config is not None:
+        log_user_maps(embedders or {}, task_config)
+
+
+def log_user_maps(embedders: Mapping[str, Embedder], task_config: TaskConfig) -> None:
+    """`user_map/<model>.png` of each trained dense model (the held-out users of the tasks)."""
+    import mlflow
+
+    trained = {
+        spec: e for spec, e in embedders.items() if not is_baseline(spec) and isinstance(e, DenseEmbedder)
+    }
+    if not trained:
+        return
+    histories = held_out_histories(task_config)
+    for spec, embedder in trained.items():
+        figure = user_map_figure(embedder, histories, Path(spec).name)
+        if figure is not None:
+            mlflow.log_figure(figure, f"user_map/{metric_key(spec)}.png")
 
 
 def metric_key(*path: str) -> str:

@@ -34,7 +34,7 @@ def run_suite(
             report.tasks = run_tasks(list(tasks), embedders, task_config, table, trained, on_model)
         report.report_path = str(write_report(report, config.out or default_out(config)))
         if run is not None:
-            log_bench(config, report, task_config)
+            log_bench(config, report, task_config, embedders)
     return report
 
 

@@ -21,10 +21,11 @@ import mlflow
 import mlflow.sentence_transformers
 from pydantic import BaseModel
 
+from uue.datasets.triplets import split_by_user
 from uue.errors import ConfigError, InputError
 from uue.eval.bench import BenchConfig, evaluate_model, load_triplets
 from uue.eval.embedders import SentenceTransformerEmbedder
-from uue.eval.split import UserSplit, split_users
+from uue.eval.split import UserSplit
 from uue.models import load_sentence_transformer, offline_minilm_path
 from uue.provenance import made_by, records_same_making
 from uue.tracking import tracked_run
@@ -79,10 +80,8 @@ class TrainingData:
 def split_triplets(
     table: datasets.Dataset, config: TrainConfig
 ) -> tuple[datasets.Dataset, datasets.Dataset, UserSplit]:
-    split = split_users(table["user_id"], config.valid_fraction, config.split_seed)
-    users = table["user_id"]
-    train = table.select([i for i, u in enumerate(users) if u in split.train])
-    valid = table.select([i for i, u in enumerate(users) if u in split.valid])
+    parts, split = split_by_user(table, config.valid_fraction, config.split_seed)
+    train, valid = parts["train"], parts["validation"]
     if len(train) == 0 or (len(valid) == 0 and config.evaluate):  # unevaluated: e.g. training-side triplets
         raise ConfigError(
             f"user split left {len(train)} train / {len(valid)} validation triplets",

@@ -20,9 +20,9 @@ Behaviour:
 - A per-call timeout (`timeout_s`, generation time, not queueing) raises `lm15.TimeoutError`, which
   DSPy retries `num_retries` times with exponential backoff (1 s, 2 s, 4 s, ...).
 - Three retry layers, each for one failure, innermost first: (1) here, `json_retries` for output that
-  does not parse (a model cut off by `max_tokens` inside a string, which the grammar cannot prevent);
-  (2) DSPy's `num_retries` for transient
-  errors (timeouts, a server's 5xx); (3) `uue.programs.retry.predict_valid`, `attempts` calls of a
+  does not parse (`max_tokens` cut a string; with `prefill_json`, the default, 0 of 112 calls: 1.5B,
+  `benchmarks/teacher_speed.py --activities 48 --parallel 8`, 2026-12-06); (2) DSPy's `num_retries`
+  for transient errors (timeouts, a server's 5xx); (3) `uue.programs.retry.predict_valid`, `attempts` calls of a
   module whose answer parses but breaks a rule of its behaviour (a copy of the comment, a named user:
   1.25 calls an activity on the 1.5B labeller, README "teacher_speed"). A call costs at
   most attempts x (1 + json_retries) generations; (2) only repeats calls that produced nothing.

@@ -40,7 +40,7 @@ def compile_summary(report: CompileReport) -> dict:
         "seconds": report.seconds,
         "val_before": report.before,
         "val_after": report.after,
-        "llm_generated_calls": report.llm["generated_calls"],
+        "llm_generated_calls": report.llm.generated_calls,
         "metric_calls": report.metric_calls,
         "prompt_model": report.prompt_model,
     }

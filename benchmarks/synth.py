@@ -100,7 +100,7 @@ def run_mode(mode: str, args, defaults) -> dict:
         ),
         "completion_tokens_per_triplet": round(llm.completion_tokens / triplets, 1),
         "rerun_seconds": round(rerun_s, 2),
-        "rerun_llm_calls": rerun.llm_this_run["calls"],
+        "rerun_llm_calls": rerun.llm_this_run.calls,
         "rerun_triplets_equal": rerun.triplets == first.triplets,
     }
     return figures | (pivot_figures(config, first) if mode == "pivot" else activity_figures(first))

@@ -29,6 +29,9 @@ CHROMIUM_FLAGS = [  # no network beyond localhost: each of these stops a backgro
 ]  # fmt: skip
 
 
+TALL, TALL_VIEWS = "1600,2200", {"train_run.png"}  # the run page's Logged models panel is below the fold
+
+
 def serve(store: Path, port: int) -> subprocess.Popen:
     """`mlflow ui` on the store, once it answers."""
     server = subprocess.Popen(
@@ -97,7 +100,8 @@ def main() -> None:
     profile = args.out / ".chromium-profile"
     try:
         for name, route in routes.items():
-            shoot(f"http://127.0.0.1:{args.port}/#{route}", args.out / name, profile)
+            size = TALL if name in TALL_VIEWS else "1600,1000"
+            shoot(f"http://127.0.0.1:{args.port}/#{route}", args.out / name, profile, size)
     finally:
         server.terminate()
         shutil.rmtree(profile, ignore_errors=True)

@@ -14,8 +14,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+SECRET_WORDS = ("token", "key", "secret")  # a config key naming one of these is never logged
 
 
 def tracking_uri(configured: str | None = None) -> str:
@@ -91,3 +95,33 @@ def log_triplets_input(directory: Path, context: str, table: Any | None = None) 
     table = table if table is not None else datasets.load_from_disk(str(Path(directory) / "triplets"))
     if len(table):
         mlflow.log_input(triplets_input(directory, table), context=context)
+
+
+def config_params(config: BaseModel) -> dict[str, str]:
+    """The config as MLflow params: nested keys joined with '.', values as text, no secret."""
+    flat = _flatten(config.model_dump(mode="json"))
+    return {
+        key: _without_password(str(value))
+        for key, value in flat.items()
+        if not any(word in key.lower() for word in SECRET_WORDS)
+    }
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping) and value:
+            flat |= _flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _without_password(value: str) -> str:
+    """A URL's password masked (`https://user:***@host`): a tracking URI may carry one."""
+    if "://" not in value or "@" not in value:
+        return value
+    parts = urlsplit(value)
+    if not parts.password:
+        return value
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))

@@ -12,9 +12,9 @@ import mlflow
 from pydantic import BaseModel
 
 from tests.dev_triplets import write_toy_corpus
-from uue.tracking import tracked_run, triplets_input
+from uue.tracking import config_params, tracked_run, triplets_input
 from uue.trainers.student_config import TrainConfig
-from uue.trainers.train_tracking import bench_metrics, config_params, log_triplets_dataset, metric_values
+from uue.trainers.train_tracking import bench_metrics, log_triplets_dataset, metric_values
 
 
 class _Teacher(BaseModel):

@@ -20,7 +20,7 @@ from uue.eval.bench import BenchConfig, BenchReport, is_baseline
 from uue.eval.embedders import DenseEmbedder, Embedder
 from uue.eval.tasks import TaskConfig, held_out_histories
 from uue.eval.user_map import user_map_figure
-from uue.tracking import log_triplets_input
+from uue.tracking import config_params, log_triplets_input
 
 PARTS = ("mean", "ci_low", "ci_high")
 BATCH = 1000  # MLflow's most metrics in one log_batch call
@@ -34,9 +34,9 @@ def log_bench(
 ) -> None:
     import mlflow
 
-    params = {k: str(v) for k, v in config.model_dump(mode="json").items()}
+    params = config_params(config)
     if task_config is not None:
-        params |= {f"task.{k}": str(v) for k, v in task_config.model_dump(mode="json").items()}
+        params |= {f"task.{k}": v for k, v in config_params(task_config).items()}
     mlflow.log_params(params)
     log_triplets_input(config.triplets, "evaluation")
     link_train_runs(config.models)

@@ -28,14 +28,13 @@ from uue.eval.embedders import SentenceTransformerEmbedder
 from uue.eval.split import UserSplit
 from uue.models import load_sentence_transformer, offline_minilm_path
 from uue.provenance import made_by, records_same_making
-from uue.tracking import tracked_run
+from uue.tracking import config_params, tracked_run
 from uue.trainers.model_card import USAGE_EXAMPLES, add_bench_to_card, finish_card, prepare_card, write_card
 from uue.trainers.same_user import same_user_data
 from uue.trainers.student_config import LossKind, Objective, TrainConfig
 from uue.trainers.train_plots import log_training_plots
 from uue.trainers.train_tracking import (
     bench_metrics,
-    config_params,
     log_training_inputs,
     log_triplets_dataset,
     mlflow_metrics_callback,

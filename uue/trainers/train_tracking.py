@@ -1,6 +1,6 @@
 """What `uue train` logs to MLflow beside the Hugging Face callback's metrics: uue's own typed config as
-params, its datasets as inputs, the teacher's report and sample triplets without user text (the plots:
-`uue.trainers.train_plots`).
+params (`uue.tracking.config_params`, as the bench does), its datasets as inputs, the teacher's report
+and sample triplets without user text (the plots: `uue.trainers.train_plots`).
 
 uue's settings (loss, Matryoshka dims, LoRA, valid fraction, base model) are what one compares
 students by in the UI, so they are the run's params, under their config names. The trainer's metrics
@@ -17,49 +17,16 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import datasets
 import mlflow
-from pydantic import BaseModel
 
 from uue.tracking import dataset_input, log_triplets_input
 from uue.trainers.student_config import TrainConfig
 
-SECRET_WORDS = ("token", "key", "secret")  # a config key naming one of these is never logged
 # Teacher-written labels and ids; never `context`, the user's own text
 SAMPLE_COLUMNS = ("triplet_id", "user_id", "positive", "positive_broad", "negative")
 SAMPLE_ROWS = 20
-
-
-def config_params(config: BaseModel) -> dict[str, str]:
-    """The config as MLflow params: nested keys joined with '.', values as text, no secret."""
-    flat = _flatten(config.model_dump(mode="json"))
-    return {
-        key: _without_password(str(value))
-        for key, value in flat.items()
-        if not any(word in key.lower() for word in SECRET_WORDS)
-    }
-
-
-def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, Mapping) and value:
-            flat |= _flatten(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def _without_password(value: str) -> str:
-    """A URL's password masked (`https://user:***@host`): a tracking URI may carry one."""
-    if "://" not in value or "@" not in value:
-        return value
-    parts = urlsplit(value)
-    if not parts.password:
-        return value
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
 def log_training_inputs(train_data, valid_set: datasets.Dataset, config: TrainConfig) -> None:

@@ -34,6 +34,12 @@ from uue.trainers.recipe import RecipeConfig, Schedule, merge_config, stage_conf
 from uue.trainers.student import train_or_reuse  # noqa: E402
 from uue.trainers.student_config import LossKind, Objective  # noqa: E402
 
+# Seed 003's arms: (name, attention pooling, one encoder for both towers)
+TWO_TOWER_ARMS = [
+    ("two-tower", True, False),
+    ("two-tower-mean", False, False),
+    ("two-tower-shared", True, True),
+]
 CURVE = [
     ("interests/specific", "recall@1"),
     ("interests/specific", "mrr"),
@@ -137,8 +143,8 @@ def main() -> None:
         "--two-tower",
         type=Path,
         metavar="LABELS",
-        help="Also train seed 003's two-tower model on these teacher labels (attention pooling, and the "
-        "mean-pooling ablation) and bench it on the same held-out users",
+        help="Also train seed 003's two-tower model on these teacher labels (attention pooling; the "
+        "mean-pooling and shared-encoder ablations) and bench it on the same held-out users",
     )
     parser.add_argument(
         "--merge",
@@ -193,9 +199,10 @@ def main() -> None:
         from uue.twotower.config import TwoTowerConfig
         from uue.twotower.train import train_two_tower
 
-        for name, attention in (("two-tower", True), ("two-tower-mean", False)):
+        for name, attention, shared in TWO_TOWER_ARMS:
             tower = TwoTowerConfig(histories=args.histories, labels=args.two_tower, out=args.out / name,
-                                   attention=attention, valid_fraction=args.valid_fraction)  # fmt: skip
+                                   attention=attention, share_encoder=shared,
+                                   valid_fraction=args.valid_fraction)  # fmt: skip
             if not (tower.out / "model.pt").is_file():  # resumable: a trained arm is kept
                 report = train_two_tower(tower)
                 print(f"{name}: {report.examples} examples, {report.users_per_second} users/s", flush=True)
@@ -207,7 +214,7 @@ def main() -> None:
         cache_dir=args.ranks,
     )  # fmt: skip
     names = {str(c.out): name for name, c in trained.items()} | merged
-    names.update({f"two-tower:{args.out / n}": n for n in ("two-tower", "two-tower-mean")})
+    names.update({f"two-tower:{args.out / n}": n for n, _, _ in TWO_TOWER_ARMS})
     table = markdown_table(report, names)
     print(table)
     teacher_only = {str(c.out): counts[str(c.out)] for c in arms.values()}

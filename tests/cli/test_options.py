@@ -134,3 +134,29 @@ def test_case_13_an_out_that_is_a_file_is_one_line(tmp_path):
         assert result.exit_code == 2 and "Traceback" not in result.output, result.output
         assert f"{taken}: is a file, not a folder" in " ".join(result.output.split())
     assert taken.read_text() == "mine\n"
+
+
+def test_a_yaml_config_fills_the_options_and_a_flag_beside_it_wins(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr("uue.twotower.train.train_two_tower", lambda config: seen.setdefault("c", config))
+    settings = tmp_path / "tower.yaml"
+    settings.write_text(
+        "histories: h\nlabels: l.jsonl\nout: o\nmax-steps: 10\nnegatives: hard\nshare_encoder: true\n"
+    )
+    runner.invoke(app, ["train-two-tower", "--config", str(settings), "--max-steps", "3"])
+    config = seen["c"]
+    assert (str(config.histories), str(config.labels), str(config.out)) == ("h", "l.jsonl", "o")
+    assert config.max_steps == 3 and config.negatives.value == "hard" and config.share_encoder
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("bogus_field: 1\n", "unknown option 'bogus_field'"), ("- a\n- b\n", "expected a mapping"),
+     ("negatives: sideways\nhistories: h\nlabels: l\nout: o\n", "'sideways' is not one of")],
+)  # fmt: skip
+def test_a_bad_yaml_config_is_a_one_line_usage_error(tmp_path, text, message):
+    settings = tmp_path / "tower.yaml"
+    settings.write_text(text)
+    result = runner.invoke(app, ["train-two-tower", "--config", str(settings)])
+    assert result.exit_code == 2 and message in " ".join(result.output.split())
+    assert "Traceback" not in result.output

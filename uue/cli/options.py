@@ -14,9 +14,11 @@ import inspect
 import types
 import typing
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
@@ -128,9 +130,11 @@ def config_command(
         positional = [p for p in own if p.kind is not KEYWORD]
         keyword = [p for p in own if p.kind is KEYWORD]
         generated = config_options(model, fields, flags, text) + (teacher_options() if teacher else [])
+        generated.append(config_file_option(model, fields, flags))
 
         @functools.wraps(fn)
         def command(**values: Any) -> None:
+            values.pop(CONFIG_FILE)  # already read: its values are the options' defaults
             chosen = {name: _field_value(model.model_fields[name], values.pop(name)) for name in fields}
             # a repeatable option given no value arrives as None: the field that takes no None keeps its default
             chosen = {name: v for name, v in chosen.items() if v is not None or _takes_none(model, name)}
@@ -142,6 +146,43 @@ def config_command(
         return command
 
     return decorate
+
+
+CONFIG_FILE = "config_file"
+
+
+def config_file_option(
+    model: type[BaseModel], fields: list[str], flags: dict[str, str] | None = None
+) -> inspect.Parameter:
+    """`--config FILE.yaml`: a mapping of the command's options (`max-steps: 10` or `max_steps: 10`).
+
+    Read before the other options (eager) into click's `default_map`, so the file's values replace the
+    defaults (required options included) and a flag given beside the file wins."""
+    renamed = {(flags or {}).get(name, name).lstrip("-").replace("-", "_"): name for name in fields}
+
+    def load(ctx: typer.Context, path: Path | None) -> Path | None:
+        if path is None or ctx.resilient_parsing:
+            return path
+        try:
+            found = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise typer.BadParameter(f"{path}: {error}".splitlines()[0]) from None
+        if not isinstance(found, dict):
+            raise typer.BadParameter(f"{path}: expected a mapping of option names to values")
+        defaults = {}
+        for key, value in found.items():
+            name = renamed.get(str(key).replace("-", "_"))
+            if name is None:
+                raise typer.BadParameter(f"{path}: unknown option {key!r} for {model.__name__}")
+            defaults[name] = [str(v) for v in value] if isinstance(value, list) else value
+        ctx.default_map = {**(ctx.default_map or {}), **defaults}
+        return path
+
+    option = typer.Option(
+        "--config", help=f"YAML file of these options ({model.__name__} fields); flags beside it win",
+        is_eager=True, callback=load, exists=True, dir_okay=False,
+    )  # fmt: skip
+    return inspect.Parameter(CONFIG_FILE, KEYWORD, default=None, annotation=Annotated[Path | None, option])
 
 
 def _takes_none(model: type[BaseModel], name: str) -> bool:

@@ -55,5 +55,12 @@ class TwoTowerConfig(Config):
     valid_fraction: float = Field(0.2, gt=0, lt=1, description="Held-out share of users (as `uue student`)")
     split_seed: int = 0
     seed: int = 0
+    device: str = Field("auto", description="cpu, cuda, cuda:N, or auto (the GPU when one is present)")
+    mixed_precision: bool = Field(
+        True, description="bf16 autocast on a GPU (fp16 with loss scaling where bf16 is missing); off on CPU"
+    )
+    checkpoint_every: int = Field(
+        50, ge=1, description="Steps between checkpoints (next to --out); the same command resumes"
+    )
     track: bool = Field(True, description="Log the run to MLflow")
     progress: bool = Field(True, description="Show a progress bar")

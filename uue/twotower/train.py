@@ -3,6 +3,8 @@
 Each step: a batch of distinct users, one statement each; the user tower reads their chunks, the item
 tower their statements; sampled negatives (`--negatives`) come from the training statement pool, scored
 against the pool's vectors re-encoded every `refresh_every` steps (no gradient through the pool).
+On a GPU the towers run under bf16 autocast; a checkpoint every `checkpoint_every` steps makes a run
+resumable (the same command continues it).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from pydantic import BaseModel
 from uue.errors import InputError
 from uue.provenance import made_by
 from uue.tracking import tracked_run
+from uue.twotower.checkpoint import TrainingCheckpoint
 from uue.twotower.config import NegativeKind, TwoTowerConfig
 from uue.twotower.data import Example, distinct_user_batches, load_examples
 from uue.twotower.encoder import SentenceEncoder
+from uue.twotower.hardware import autocast_dtype, peak_memory_mb, resolve_device
 from uue.twotower.loss import sample_negatives, symmetric_info_nce
 from uue.twotower.model import TwoTower
 
@@ -30,8 +34,12 @@ class TwoTowerReport(BaseModel):
     users: int
     statements: int
     steps: int
+    resumed_at: int = 0  # the step a checkpoint resumed from (speed counts the steps of this run)
     seconds: float
     users_per_second: float
+    device: str
+    precision: str  # the autocast dtype, or float32
+    peak_memory_mb: float  # the GPU's peak allocation, or the process's peak resident set on CPU
     final_loss: float
     temperature: float
     model: str
@@ -50,31 +58,62 @@ def build_model(config: TwoTowerConfig) -> TwoTower:
                     attention=config.attention, temperature=config.temperature)  # fmt: skip
 
 
-@torch.no_grad()
-def encode_pool(model: TwoTower, statements: list[str], batch: int = 256) -> torch.Tensor:
-    model.eval()
-    vectors = torch.cat([model.items(statements[i : i + batch]) for i in range(0, len(statements), batch)])
-    model.train()
-    return torch.nn.functional.normalize(vectors, dim=-1)  # [P, d]
+class NegativeSampler:
+    """Sampled statement negatives from the training pool (`--negatives`), scored against the pool's
+    vectors, re-encoded every `refresh_every` steps (no gradient through the pool); never a user's own."""
+
+    def __init__(self, examples: list[Example], config: TwoTowerConfig):
+        self.config = config
+        self.pool = sorted({e.statement for e in examples})
+        self.index = {s: i for i, s in enumerate(self.pool)}
+        self.own: dict[str, set[int]] = {}
+        for example in examples:
+            self.own.setdefault(example.user_id, set()).add(self.index[example.statement])
+        self.generator = torch.Generator().manual_seed(config.seed)  # on CPU: sampling happens there
+        self.vectors: torch.Tensor | None = None  # [P, d], normalised
+
+    @torch.no_grad()
+    def refresh(self, model: TwoTower, step: int, batch: int = 256) -> None:
+        """Re-encode the pool at step 0, every `refresh_every` steps and after a resume."""
+        due = step % self.config.refresh_every == 0 and self.config.negatives is not NegativeKind.random
+        if self.vectors is not None and not due:
+            return
+        if self.config.negatives is NegativeKind.random:  # scores are never read
+            self.vectors = torch.zeros(len(self.pool), model.item_projection.out_features)
+            return
+        model.eval()
+        chunks = [
+            model.items(self.pool[i : i + batch]).float().cpu() for i in range(0, len(self.pool), batch)
+        ]
+        model.train()
+        self.vectors = torch.nn.functional.normalize(torch.cat(chunks), dim=-1)
+
+    def sample(self, model: TwoTower, users: torch.Tensor, batch: list[Example]) -> torch.Tensor | None:
+        """[B, K, d] item vectors of sampled negatives (with gradient), or None when K is 0."""
+        k = self.config.num_negative_samples
+        if not k:
+            return None
+        with torch.no_grad():
+            scores = torch.nn.functional.normalize(users.detach().float().cpu(), dim=-1) @ self.vectors.T
+        forbidden = torch.zeros_like(scores, dtype=torch.bool)  # [B, P]
+        for row, example in enumerate(batch):
+            forbidden[row, list(self.own[example.user_id])] = True
+        positive = torch.tensor([scores[row, self.index[e.statement]].item() for row, e in enumerate(batch)])
+        chosen = sample_negatives(
+            scores, forbidden, positive, k, self.config.negatives, generator=self.generator
+        )
+        return model.items([self.pool[i] for i in chosen.flatten().tolist()]).view(len(batch), k, -1)
 
 
-def negatives_for(
-    model: TwoTower, users: torch.Tensor, batch: list[Example], pool: list[str], pool_vectors: torch.Tensor,
-    index: dict[str, int], own: dict[str, set[int]], config: TwoTowerConfig, generator: torch.Generator,
-) -> torch.Tensor | None:  # fmt: skip
-    """[B, K, d] item vectors of sampled negatives (with gradient), or None when K is 0."""
-    if not config.num_negative_samples:
-        return None
-    with torch.no_grad():
-        scores = torch.nn.functional.normalize(users, dim=-1) @ pool_vectors.T  # [B, P]
-    forbidden = torch.zeros_like(scores, dtype=torch.bool)
-    for row, example in enumerate(batch):
-        forbidden[row, list(own[example.user_id])] = True
-    positive = torch.tensor([scores[row, index[e.statement]].item() for row, e in enumerate(batch)])
-    chosen = sample_negatives(scores, forbidden, positive, config.num_negative_samples, config.negatives,
-                              generator=generator)  # fmt: skip
-    texts = [pool[i] for i in chosen.flatten().tolist()]
-    return model.items(texts).view(len(batch), config.num_negative_samples, -1)
+def batch_loss(model: TwoTower, batch: list[Example], sampler: NegativeSampler, dtype: torch.dtype | None):
+    """Symmetric InfoNCE of one batch: the towers under autocast (`dtype` None: fp32), the loss in fp32."""
+    device = next(model.parameters()).device
+    with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        users = model.users([e.chunks for e in batch]).float()
+        items = model.items([e.statement for e in batch]).float()
+        negatives = sampler.sample(model, users, batch)
+    negatives = None if negatives is None else negatives.float()
+    return symmetric_info_nce(users, items, model.temperature(), negatives)
 
 
 def train_two_tower(config: TwoTowerConfig) -> TwoTowerReport:
@@ -82,24 +121,17 @@ def train_two_tower(config: TwoTowerConfig) -> TwoTowerReport:
     examples = load_examples(config, held_out=False)
     if len(examples) < 2:
         raise InputError(str(config.labels), "fewer than 2 training examples for these histories")
-    pool = sorted({e.statement for e in examples})
-    index = {s: i for i, s in enumerate(pool)}
-    own: dict[str, set[int]] = {}
-    for example in examples:
-        own.setdefault(example.user_id, set()).add(index[example.statement])
-    model = build_model(config)
+    sampler = NegativeSampler(examples, config)
+    device = resolve_device(config.device)
+    dtype = autocast_dtype(device, config.mixed_precision)
+    model = build_model(config).to(device)
     optimizer = torch.optim.AdamW(model.parameter_groups(config.encoder_lr, config.head_lr))
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)  # bf16 needs no scaling
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
-    epochs = math.ceil(config.epochs)
-    batches = [
-        b for e in range(epochs) for b in distinct_user_batches(examples, config.batch_size, config.seed + e)
-    ]
-    batches = batches[: int(len(batches) * config.epochs / epochs)]
-    if config.max_steps > 0:
-        batches = batches[: config.max_steps]
-    generator = torch.Generator().manual_seed(config.seed)
+    batches = training_batches(examples, config)
+    checkpoint = TrainingCheckpoint(config)
+    first = checkpoint.restore(model, optimizer, scaler, sampler.generator)
     started, loss_value = time.perf_counter(), math.nan
-    pool_vectors = None  # set at step 0: the encoded pool, or zeros for random sampling (scores unused)
     with tracked_run("uue-two-tower", config.out.name, config.track) as run:
         if run is not None:
             import mlflow
@@ -107,44 +139,55 @@ def train_two_tower(config: TwoTowerConfig) -> TwoTowerReport:
             mlflow.log_params({k: str(v) for k, v in config.model_dump(mode="json").items()})
         model.train()
         bar = _progress(config.progress)
-        task = bar.add_task("two-tower training", total=len(batches), loss=math.nan)
+        task = bar.add_task("two-tower training", total=len(batches), completed=first, loss=math.nan)
         with bar:
-            for step, batch in enumerate(batches):
-                if config.negatives is not NegativeKind.random and step % config.refresh_every == 0:
-                    pool_vectors = encode_pool(model, pool)
-                users = model.users([e.chunks for e in batch])
-                items = model.items([e.statement for e in batch])
-                if pool_vectors is None:
-                    pool_vectors = torch.zeros(len(pool), users.shape[1])
-                negatives = negatives_for(
-                    model, users, batch, pool, pool_vectors, index, own, config, generator
-                )
-                loss = symmetric_info_nce(users, items, model.temperature(), negatives)
+            for step in range(first, len(batches)):
+                sampler.refresh(model, step)
+                loss = batch_loss(model, batches[step], sampler, dtype)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
-                optimizer.step()
+                scaler.step(optimizer)
+                scaler.update()
                 loss_value = loss.item()
                 bar.update(task, advance=1, loss=loss_value)
                 if run is not None:
                     mlflow.log_metrics(
                         {"loss": loss_value, "temperature": model.temperature().item()}, step=step
                     )
+                if (step + 1) % config.checkpoint_every == 0 and step + 1 < len(batches):
+                    checkpoint.save(step, model, optimizer, scaler, sampler.generator)
         seconds = time.perf_counter() - started
         config.out.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), config.out / "model.pt")
         (config.out / "config.json").write_text(config.model_dump_json(indent=2))
         report = TwoTowerReport(
-            examples=len(examples), users=len(own), statements=len(pool), steps=len(batches),
-            seconds=round(seconds, 1), users_per_second=round(sum(map(len, batches)) / max(seconds, 1e-9), 2),
-            final_loss=loss_value, temperature=model.temperature().item(), model=str(config.out / "model.pt"),
+            examples=len(examples), users=len(sampler.own), statements=len(sampler.pool), steps=len(batches),
+            resumed_at=first, seconds=round(seconds, 1),
+            users_per_second=round(sum(map(len, batches[first:])) / max(seconds, 1e-9), 2),
+            device=str(device), precision=str(dtype or torch.float32).removeprefix("torch."),
+            peak_memory_mb=round(peak_memory_mb(device)), final_loss=loss_value,
+            temperature=model.temperature().item(), model=str(config.out / "model.pt"),
             made_by=made_by("uue train-two-tower", config, [config.labels]),
         )  # fmt: skip
         (config.out / "report.json").write_text(report.model_dump_json(indent=2))
+        checkpoint.remove()  # the model is saved: nothing left to resume
         if run is not None:
-            mlflow.log_metrics({"users_per_second": report.users_per_second, "seconds": report.seconds})
+            mlflow.log_metrics({"users_per_second": report.users_per_second, "seconds": report.seconds,
+                                "peak_memory_mb": report.peak_memory_mb})  # fmt: skip
             mlflow.log_dict(report.model_dump(mode="json"), "report.json")
     return report
+
+
+def training_batches(examples: list[Example], config: TwoTowerConfig) -> list[list[Example]]:
+    """The run's batches in order (fixed by the seed, so a resume continues the same sequence)."""
+    epochs = math.ceil(config.epochs)
+    batches = [
+        b for e in range(epochs) for b in distinct_user_batches(examples, config.batch_size, config.seed + e)
+    ]
+    batches = batches[: int(len(batches) * config.epochs / epochs)]
+    return batches[: config.max_steps] if config.max_steps > 0 else batches
 
 
 def _progress(enabled: bool):
@@ -158,5 +201,5 @@ def load_two_tower(directory: Path) -> tuple[TwoTower, TwoTowerConfig]:
     """A trained model folder (config.json + model.pt) -> the model in eval mode and its config."""
     config = TwoTowerConfig(**json.loads((directory / "config.json").read_text()))
     model = build_model(config)
-    model.load_state_dict(torch.load(directory / "model.pt", weights_only=True))
+    model.load_state_dict(torch.load(directory / "model.pt", map_location="cpu", weights_only=True))
     return model.eval(), config

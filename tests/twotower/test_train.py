@@ -39,13 +39,19 @@ def real_users(shared_data, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_few_steps_on_real_users_give_a_loadable_model(real_users, tmp_path):
+@pytest.mark.parametrize("metadata", [False, True])
+def test_a_few_steps_on_real_users_give_a_loadable_model(real_users, tmp_path, metadata):
     config, histories = real_users
+    config = config.model_copy(update={"user_metadata": metadata, "item_metadata": metadata})
     report = train_two_tower(config)
     assert report.steps == 2 and report.users_per_second > 0 and 0.01 <= report.temperature <= 1.0
     assert report.device == "cpu" and report.precision == "float32" and report.peak_memory_mb > 100
     model, saved = load_two_tower(tmp_path / "tt")
     assert saved == config
+    if metadata:  # trained: the side information's zero-initialised output layers moved
+        assert all(m.out.weight.abs().sum() > 0 for m in (model.user_metadata, model.item_metadata))
+    else:
+        assert model.user_metadata is None and model.item_metadata is None
     with torch.no_grad():
         vectors = model.items(["Topic 0", "Discussion"])
     assert vectors.shape[0] == 2 and torch.isfinite(vectors).all()

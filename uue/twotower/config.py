@@ -29,6 +29,12 @@ class TwoTowerConfig(Config):
     attention: bool = Field(
         True, description="Attention pooling over chunks (False: mean pooling, the ablation)"
     )
+    user_metadata: bool = Field(
+        False, description="Add the user's platforms, activity count and top communities (a hashed embedding)"
+    )
+    item_metadata: bool = Field(
+        False, description="Add a training statement's broad label (a hashed embedding; free text has none)"
+    )
     attention_heads: int = Field(4, ge=1)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     # As the student's recipe: with dropout in its attention, MiniLM leaves PyTorch's fused CPU kernel

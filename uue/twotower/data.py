@@ -19,6 +19,7 @@ from uue.eval.split import is_held_out
 from uue.programs.label_job import threads_of
 from uue.programs.labels import read_labels
 from uue.twotower.config import TwoTowerConfig
+from uue.twotower.metadata import user_tokens
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Example:
     chunks: list[str]  # newest first
     statement: str
     broad: str
+    user_tokens: tuple[str, ...] = ()  # side information of the query's activities (`metadata.user_tokens`)
 
 
 def history_chunks(
@@ -63,7 +65,7 @@ def load_examples(config: TwoTowerConfig, held_out: bool) -> list[Example]:
                 rest, config.activities_per_chunk, config.num_chunks_per_user, config.max_chunk_length
             )
             if chunks:
-                out.append(Example(history.user_id, chunks, label.specific, label.broad))
+                out.append(Example(history.user_id, chunks, label.specific, label.broad, user_tokens(rest)))
     return out
 
 

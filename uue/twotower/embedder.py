@@ -1,8 +1,9 @@
 """A trained two-tower model behind the bench's embedder interface (`--model two-tower:FOLDER`).
 
 Users are read whole (`encode_users`: the history's newest chunks through the user tower, pooled by
-its attention); a lone query text is a one-chunk history; documents (labels, statements) go through the
-item tower. So `uue bench`, the held-out table and `uue embed` take it like any other model.
+its attention, with the history's side information when the model reads it); a lone query text is a
+one-chunk history; documents (labels, statements) go through the item tower, as free text (no broad
+label). So `uue bench`, the held-out table and `uue embed` take it like any other model.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 
 from uue.datasets.records import Activity
 from uue.twotower.data import history_chunks
+from uue.twotower.metadata import user_tokens
 from uue.twotower.train import load_two_tower
 
 
@@ -32,9 +34,12 @@ class TwoTowerEmbedder:
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
     @torch.no_grad()
-    def _users(self, chunks: list[list[str]]) -> np.ndarray:
+    def _users(self, chunks: list[list[str]], metadata: list[tuple[str, ...]] | None = None) -> np.ndarray:
+        metadata = metadata or [() for _ in chunks]
+        step = self.batch_size
         parts = [
-            self.model.users(chunks[i : i + self.batch_size]) for i in range(0, len(chunks), self.batch_size)
+            self.model.users(chunks[i : i + step], metadata[i : i + step])
+            for i in range(0, len(chunks), step)
         ]
         vectors = torch.nn.functional.normalize(torch.cat(parts), dim=-1)
         return vectors.numpy()
@@ -46,7 +51,7 @@ class TwoTowerEmbedder:
                            self.count_tokens) or [""]
             for h in histories
         ]  # fmt: skip
-        return self._users(chunks)
+        return self._users(chunks, [user_tokens(h) for h in histories])
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._users([[t] for t in texts])

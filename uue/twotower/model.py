@@ -4,12 +4,13 @@ pools them, the item tower encodes statements."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
 from uue.twotower.loss import LearnedTemperature
+from uue.twotower.metadata import MetadataEmbedding
 
 TextEncoder = Callable[[list[str]], torch.Tensor]  # texts -> [n, d], differentiable
 
@@ -57,12 +58,17 @@ class TwoTower(nn.Module):
         dropout: float = 0.1,
         attention: bool = True,
         temperature: float = 0.1,
+        user_metadata: bool = False,
+        item_metadata: bool = False,
     ):
         super().__init__()
         out_dim = out_dim or dim
         self.temperature = LearnedTemperature(temperature)
         self.user_encoder, self.item_encoder = user_encoder, item_encoder
         self.pooling = AttentionPooling(dim, heads, dropout, attention)
+        # optional side information (`uue.twotower.metadata`), added before the projections
+        self.user_metadata = MetadataEmbedding(dim) if user_metadata else None
+        self.item_metadata = MetadataEmbedding(dim) if item_metadata else None
         self.user_projection = nn.Linear(dim, out_dim)
         self.item_projection = nn.Linear(dim, out_dim)
         if out_dim == dim:  # start at the base encoder's space: both projections the identity
@@ -74,8 +80,9 @@ class TwoTower(nn.Module):
     def shared(self) -> bool:
         return self.user_encoder is self.item_encoder
 
-    def users(self, chunks: list[list[str]]) -> torch.Tensor:
-        """One list of chunk texts per user (any lengths) -> user vectors [U, out_dim]."""
+    def users(self, chunks: list[list[str]], metadata: Sequence[Sequence[str]] | None = None) -> torch.Tensor:
+        """One list of chunk texts per user (any lengths) -> user vectors [U, out_dim]; `metadata`: each
+        user's tokens (`metadata.user_tokens`), read when the model has a user metadata embedding."""
         width = max(len(c) for c in chunks)
         flat = [text for user in chunks for text in user]
         encoded = self.user_encoder(flat)  # [sum C_u, d]
@@ -86,21 +93,25 @@ class TwoTower(nn.Module):
             padded[row, : len(user)] = encoded[start : start + len(user)]
             mask[row, : len(user)] = True
             start += len(user)
-        return self.user_projection(self.pooling(padded, mask))
+        pooled = self.pooling(padded, mask)
+        if self.user_metadata is not None and metadata is not None:
+            pooled = pooled + self.user_metadata(metadata)
+        return self.user_projection(pooled)
 
-    def items(self, statements: list[str]) -> torch.Tensor:
-        """Statements -> item vectors [n, out_dim]."""
-        return self.item_projection(self.item_encoder(statements))
+    def items(self, statements: list[str], metadata: Sequence[Sequence[str]] | None = None) -> torch.Tensor:
+        """Statements -> item vectors [n, out_dim]; `metadata` as for `users` (`metadata.item_tokens`)."""
+        encoded = self.item_encoder(statements)
+        if self.item_metadata is not None and metadata is not None:
+            encoded = encoded + self.item_metadata(metadata)
+        return self.item_projection(encoded)
 
     def parameter_groups(self, encoder_lr: float, head_lr: float) -> list[dict]:
         """Separate learning rates: the pretrained encoders slow, pooling and projections fast."""
-        heads = [
-            *self.pooling.parameters(),
-            *self.user_projection.parameters(),
-            *self.item_projection.parameters(),
-            *self.temperature.parameters(),
-        ]
         encoders = list(
             {id(p): p for p in [*self.user_encoder.parameters(), *self.item_encoder.parameters()]}.values()
         )
+        in_encoders = {id(p) for p in encoders}
+        heads = [
+            p for p in self.parameters() if id(p) not in in_encoders
+        ]  # pooling, metadata, projections, temperature
         return [{"params": encoders, "lr": encoder_lr}, {"params": heads, "lr": head_lr}]

@@ -26,6 +26,7 @@ from uue.twotower.data import Example, distinct_user_batches, load_examples
 from uue.twotower.encoder import SentenceEncoder
 from uue.twotower.hardware import autocast_dtype, peak_memory_mb, resolve_device
 from uue.twotower.loss import sample_negatives, symmetric_info_nce
+from uue.twotower.metadata import item_tokens
 from uue.twotower.model import TwoTower
 
 
@@ -55,7 +56,8 @@ def build_model(config: TwoTowerConfig) -> TwoTower:
         else SentenceEncoder(path, config.max_statement_length, attention_dropout=config.attention_dropout)
     )
     return TwoTower(user, item, user.dim, heads=config.attention_heads, dropout=config.dropout,
-                    attention=config.attention, temperature=config.temperature)  # fmt: skip
+                    attention=config.attention, temperature=config.temperature,
+                    user_metadata=config.user_metadata, item_metadata=config.item_metadata)  # fmt: skip
 
 
 class NegativeSampler:
@@ -65,6 +67,8 @@ class NegativeSampler:
     def __init__(self, examples: list[Example], config: TwoTowerConfig):
         self.config = config
         self.pool = sorted({e.statement for e in examples})
+        broad = {e.statement: e.broad for e in examples}  # a statement's side information (one of its broads)
+        self.pool_tokens = [item_tokens(broad[s]) for s in self.pool]
         self.index = {s: i for i, s in enumerate(self.pool)}
         self.own: dict[str, set[int]] = {}
         for example in examples:
@@ -83,7 +87,8 @@ class NegativeSampler:
             return
         model.eval()
         chunks = [
-            model.items(self.pool[i : i + batch]).float().cpu() for i in range(0, len(self.pool), batch)
+            model.items(self.pool[i : i + batch], self.pool_tokens[i : i + batch]).float().cpu()
+            for i in range(0, len(self.pool), batch)
         ]
         model.train()
         self.vectors = torch.nn.functional.normalize(torch.cat(chunks), dim=-1)
@@ -102,15 +107,17 @@ class NegativeSampler:
         chosen = sample_negatives(
             scores, forbidden, positive, k, self.config.negatives, generator=self.generator
         )
-        return model.items([self.pool[i] for i in chosen.flatten().tolist()]).view(len(batch), k, -1)
+        chosen = chosen.flatten().tolist()
+        vectors = model.items([self.pool[i] for i in chosen], [self.pool_tokens[i] for i in chosen])
+        return vectors.view(len(batch), k, -1)
 
 
 def batch_loss(model: TwoTower, batch: list[Example], sampler: NegativeSampler, dtype: torch.dtype | None):
     """Symmetric InfoNCE of one batch: the towers under autocast (`dtype` None: fp32), the loss in fp32."""
     device = next(model.parameters()).device
     with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-        users = model.users([e.chunks for e in batch]).float()
-        items = model.items([e.statement for e in batch]).float()
+        users = model.users([e.chunks for e in batch], [e.user_tokens for e in batch]).float()
+        items = model.items([e.statement for e in batch], [item_tokens(e.broad) for e in batch]).float()
         negatives = sampler.sample(model, users, batch)
     negatives = None if negatives is None else negatives.float()
     return symmetric_info_nce(users, items, model.temperature(), negatives)

@@ -48,7 +48,7 @@ def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, mo
         out=tmp_path / "model",
         max_steps=2,
         batch_size=8,
-        eval_steps=2,
+        eval_steps=1,  # two evaluation steps
         max_seq_length=64,
         valid_fraction=0.3,
         matryoshka_dims=[32, 384],
@@ -91,7 +91,11 @@ def test_tiny_training_run_gives_a_loadable_model_and_an_mlflow_run(tmp_path, mo
     run = mlflow.get_run(result.run_id)
     metrics = run.data.metrics
     assert "eval_valid_cosine_accuracy" in metrics and "train_loss" in metrics
-    assert any(k.startswith("eval_valid-retrieval_cosine_mrr") for k in metrics), sorted(metrics)  # per step
+    assert {"eval_bench_full_mrr", "eval_bench_sampled_recall_1"} <= set(metrics), sorted(metrics)  # per step
+    steps = mlflow.MlflowClient(uri).get_metric_history(result.run_id, "eval_bench_full_mrr")
+    assert len(steps) >= 2 and all(
+        0 < m.value <= 1 for m in steps
+    )  # every evaluation step, as bench computes it
     assert {"bench/dim32/sampled_recall_at_1", "bench/dim384/full_mrr"} <= set(metrics)
     assert (
         run.data.tags["uue.teacher_model"] == "dev-heuristic" and run.data.tags["uue.program_hash"] == "dev"

@@ -132,6 +132,14 @@ class ModelResult:
     margins: np.ndarray  # target score minus best other candidate (sampled protocol)
     full_ranks: np.ndarray | None = None
 
+    def means(self) -> dict[str, float]:
+        """{"sampled_recall@1": ..., "full_mrr": ...}: each protocol's metric means."""
+        return {
+            f"{protocol}_{metric}": estimate.mean
+            for protocol, estimates in (("sampled", self.sampled), ("full", self.full))
+            for metric, estimate in estimates.items()
+        }
+
 
 def evaluate_model(
     embedder: Embedder, spec: str, table: datasets.Dataset, config: BenchConfig

@@ -73,6 +73,13 @@ class SentenceTransformerEmbedder(_DenseScoring):
         self.name = str(model_name_or_path)
         self.batch_size = batch_size
 
+    @classmethod
+    def of_model(cls, model, name: str, batch_size: int = 32) -> SentenceTransformerEmbedder:
+        """An embedder over a model already in memory (one being trained), as it stands."""
+        embedder = cls.__new__(cls)
+        embedder.model, embedder.name, embedder.batch_size = model, name, batch_size
+        return embedder
+
     @property
     def max_tokens(self) -> int:
         return int(self.model.max_seq_length)

@@ -70,6 +70,11 @@ class TrainingData:
             self.valid.select_columns(TRAIN_COLUMNS) if "context" in self.valid.column_names else self.valid
         )
 
+    @property
+    def bench_table(self) -> datasets.Dataset | None:
+        """The validation triplets as `uue bench` reads them, where they are teacher triplets."""
+        return self.valid if {"context", "user_id"} <= set(self.valid.column_names) else None
+
     def describe_split(self) -> dict:
         parts = self.train.values() if isinstance(self.train, dict) else [self.train]
         counts = {"train_examples": sum(len(part) for part in parts), "valid_examples": len(self.valid)}
@@ -165,10 +170,13 @@ def build_trainer(
     valid: datasets.Dataset,
     config: TrainConfig,
     report_to: list[str],
+    bench_table: datasets.Dataset | None = None,
 ):
     """`train`: (anchor, positive[, negative]) columns, or a dict of such datasets (every batch is
     drawn from one of them); `valid`: (anchor, positive, negative) columns, in that order; `report_to`:
-    "mlflow" (the active run, `mlflow_metrics_callback`) and transformers' other integrations."""
+    "mlflow" (the active run, `mlflow_metrics_callback`) and transformers' other integrations;
+    `bench_table`: the validation triplets with their `uue synth` columns, benched at every evaluation
+    step as `uue bench` does (without one, the validation pairs are ranked by `retrieval_evaluator`)."""
     from sentence_transformers.sentence_transformer.evaluation import SequentialEvaluator, TripletEvaluator
     from sentence_transformers.sentence_transformer.trainer import SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.training_args import (
@@ -176,6 +184,8 @@ def build_trainer(
         MultiDatasetBatchSamplers,
         SentenceTransformerTrainingArguments,
     )
+
+    from uue.trainers.bench_evaluator import BenchEvaluator  # imports sentence-transformers
 
     args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoint_dir(config)),
@@ -211,7 +221,12 @@ def build_trainer(
             write_csv=False,
             batch_size=config.batch_size,
         )
-        evaluator = SequentialEvaluator([triplets, retrieval_evaluator(valid, config.batch_size)])
+        ranking = (
+            BenchEvaluator(bench_table, bench_config(config), config.batch_size)
+            if bench_table is not None
+            else retrieval_evaluator(valid, config.batch_size)
+        )
+        evaluator = SequentialEvaluator([triplets, ranking])
     return SentenceTransformerTrainer(
         model=model,
         args=args,
@@ -223,25 +238,25 @@ def build_trainer(
     )
 
 
+def bench_config(config: TrainConfig) -> BenchConfig:
+    """The bench settings of the final bench and of the per-step bench evaluator (means only: few resamples)."""
+    return BenchConfig(
+        triplets=config.triplets, distractors=config.bench_distractors, seed=config.seed, resamples=200
+    )
+
+
 def final_bench(
     model_dir: Path, valid: datasets.Dataset, config: TrainConfig
 ) -> dict[int | None, dict[str, float]]:
     """Bench figures of the saved model on validation triplets, per Matryoshka dim (None: full size):
     {dim: {"sampled_recall@1": ..., "full_mrr": ...}}."""
-    bench = BenchConfig(
-        triplets=config.triplets, distractors=config.bench_distractors, seed=config.seed, resamples=200
-    )
+    bench = bench_config(config)
     figures: dict[int | None, dict[str, float]] = {}
     for dim in config.matryoshka_dims or [None]:
         embedder = SentenceTransformerEmbedder(
             str(model_dir), max_seq_length=config.max_seq_length, truncate_dim=dim
         )
-        result = evaluate_model(embedder, str(model_dir), valid, bench)
-        figures[dim] = {
-            f"{protocol}_{k}": e.mean
-            for protocol, estimates in (("sampled", result.sampled), ("full", result.full))
-            for k, e in estimates.items()
-        }
+        figures[dim] = evaluate_model(embedder, str(model_dir), valid, bench).means()
     return figures
 
 
@@ -360,7 +375,9 @@ def train(config: TrainConfig, report_to: tuple[str, ...] = ("mlflow",)) -> Trai
         log_data(data, config)
         loss = build_loss(model, config)
         mlflow.log_dict(loss.get_config_dict(), "loss_config.json")
-        trainer = build_trainer(model, loss, data.train, data.eval_triplets, config, list(report_to))
+        trainer = build_trainer(
+            model, loss, data.train, data.eval_triplets, config, list(report_to), data.bench_table
+        )
         trainer.train(resume_from_checkpoint=True if config.resume else None)
         figures = save_student(model, data, config, run.info.run_id)
         metrics = bench_metrics(figures)

@@ -125,3 +125,35 @@ def _without_password(value: str) -> str:
     if not parts.password:
         return value
     return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+
+
+@contextmanager
+def dspy_traces(sample: float, **autolog_options: bool) -> Iterator[None]:
+    """`mlflow.dspy.autolog` for the block: traces of a `sample` share of DSPy module calls (MLflow's own
+    sampler; 0: none) and `autolog_options` (`log_compiles=True`, ...). The sampling ratio is read when
+    MLflow's tracer starts, hence the resets."""
+    if sample <= 0 and not autolog_options:
+        yield
+        return
+    import dspy
+    import mlflow
+    from mlflow.dspy.callback import MlflowCallback
+
+    previous = os.environ.get("MLFLOW_TRACE_SAMPLING_RATIO")
+    os.environ["MLFLOW_TRACE_SAMPLING_RATIO"] = str(sample)
+    mlflow.tracing.reset()
+    mlflow.dspy.autolog(log_traces=sample > 0, silent=True, **autolog_options)
+    # autolog adds its callback to DSPy's global settings, which an enclosing `dspy.context` (a caller's,
+    # a test's) shadows: the callback is also set for this block, so the module calls see it.
+    callbacks = [c for c in dspy.settings.callbacks if not isinstance(c, MlflowCallback)] + [MlflowCallback()]
+    try:
+        with dspy.context(callbacks=callbacks):
+            yield
+    finally:
+        mlflow.flush_trace_async_logging()  # traces are written by a background queue
+        mlflow.dspy.autolog(disable=True, silent=True)
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACE_SAMPLING_RATIO", None)
+        else:
+            os.environ["MLFLOW_TRACE_SAMPLING_RATIO"] = previous
+        mlflow.tracing.reset()

@@ -179,6 +179,13 @@ def test_compile_writes_program_report_and_mlflow_run(reference_files, oracle, t
     assert run.data.metrics["after"] == pytest.approx(report.after)
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "program")}
     assert artifacts == {"program/cluster.json", "program/cluster.report.json"}
+    mlflow.flush_trace_async_logging()
+    traces = mlflow.search_traces(
+        locations=[run.info.experiment_id], run_id=run.info.run_id, return_type="list"
+    )
+    assert (
+        len(traces) >= 2 * report.valset_size
+    )  # DSPy autolog: the calls of the evaluations before and after
 
 
 def test_cli_builds_references_and_synth_loads_the_program(real_histories, tmp_path):

@@ -48,7 +48,7 @@ from uue.programs.lm import LLMUsage, TokenLedger, build_lm, default_adapter
 from uue.programs.program import SynthProgram, load_program, program_hash
 from uue.programs.retry import stop_if_teacher_failed
 from uue.provenance import made_by
-from uue.tracking import tracked_run
+from uue.tracking import dspy_traces, tracked_run
 
 EXPERIMENT = "uue-compile"
 
@@ -143,13 +143,11 @@ def mlflow_run(config: CompileConfig) -> Iterator[Any]:
         if run is None:
             yield None
             return
-        import mlflow
-
-        mlflow.dspy.autolog(log_compiles=True, log_evals=True, log_traces_from_compile=False, silent=True)
-        try:
+        # traces of the evaluations' calls (a `trace_sample` share); the optimizer's own are not traced
+        with dspy_traces(
+            config.trace_sample, log_compiles=True, log_evals=True, log_traces_from_compile=False
+        ):
             yield run
-        finally:
-            mlflow.dspy.autolog(disable=True, silent=True)
 
 
 def compile_program(config: CompileConfig) -> CompileReport:

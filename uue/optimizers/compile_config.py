@@ -99,6 +99,9 @@ class CompileConfig(Config):
     attempts: int = Field(2, ge=1, description="Calls per module before a prediction records a failure")
     seed: int = Field(0, description="Seed of the user split, candidate sampling and the optimizers")
     track: bool = Field(True, description="Log the compile to MLflow")
+    trace_sample: float = Field(
+        1.0, ge=0, le=1, description="Share of the evaluations' teacher calls traced to MLflow (0: none)"
+    )
 
     @model_validator(mode="before")
     @classmethod

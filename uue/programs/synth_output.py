@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-import dspy
 
 from uue.datasets.cards import TRIPLET_COLUMNS, write_card
 from uue.datasets.histories import iter_histories
 from uue.datasets.records import History
 from uue.datasets.triplets import TRIPLET_FEATURES
 from uue.programs.synth_config import SynthConfig
-from uue.tracking import log_triplets_input, numeric, tracked_run
+from uue.tracking import dspy_traces, log_triplets_input, numeric, tracked_run
 
 
 def select_users(histories_dir: Path, max_users: int | None, min_activities: int) -> list[History]:
@@ -57,41 +55,10 @@ def synth_run(config: SynthConfig) -> Iterator[Any | None]:
             params.update({f"teacher_{k}": v for k, v in config.teacher.model_dump(mode="json").items()})
             mlflow.log_params({k: str(v) for k, v in params.items()})
             mlflow.set_tag("uue.dataset", str(config.out.resolve()))  # the key train and bench use
-            with traced_teacher(config.trace_sample):
+            with dspy_traces(config.trace_sample):
                 yield run
         else:
             yield run
-
-
-@contextmanager
-def traced_teacher(sample: float) -> Iterator[None]:
-    """DSPy autolog traces of a `sample` share of the teacher's calls (MLflow's own sampler), on for
-    the job only; the sampling ratio is read when MLflow's tracer starts, hence the resets."""
-    if sample <= 0:
-        yield
-        return
-    import mlflow
-
-    previous = os.environ.get("MLFLOW_TRACE_SAMPLING_RATIO")
-    os.environ["MLFLOW_TRACE_SAMPLING_RATIO"] = str(sample)
-    mlflow.tracing.reset()
-    mlflow.dspy.autolog(log_traces=True, silent=True)
-    # autolog adds its callback to DSPy's global settings, which an enclosing `dspy.context` (a caller's,
-    # a test's) shadows: the callback is also set for this block, so the teacher's calls see it.
-    from mlflow.dspy.callback import MlflowCallback
-
-    callbacks = [c for c in dspy.settings.callbacks if not isinstance(c, MlflowCallback)] + [MlflowCallback()]
-    try:
-        with dspy.context(callbacks=callbacks):
-            yield
-    finally:
-        mlflow.flush_trace_async_logging()  # traces are written by a background queue
-        mlflow.dspy.autolog(disable=True, silent=True)
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACE_SAMPLING_RATIO", None)
-        else:
-            os.environ["MLFLOW_TRACE_SAMPLING_RATIO"] = previous
-        mlflow.tracing.reset()
 
 
 def log_synth_report(report: dict[str, Any], out: Path) -> None:

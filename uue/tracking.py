@@ -75,7 +75,7 @@ def dataset_input(dataset: Any, source: str, name: str) -> Any:
     return mlflow.data.from_huggingface(dataset.select_columns(flat), path=source, name=name)
 
 
-def triplets_input(directory: Path, table: Any | None = None) -> Any:
+def triplets_input(directory: str | Path, table: Any | None = None) -> Any:
     """The MLflow dataset of a `uue synth` output folder: one name, source and digest for every stage
     that reads or writes it (synth: output, train: training, bench: evaluation), so the UI's Datasets
     panels link the runs. `table`: the triplets when already loaded."""
@@ -86,7 +86,7 @@ def triplets_input(directory: Path, table: Any | None = None) -> Any:
     return dataset_input(table, str(directory.resolve()), directory.name)
 
 
-def log_triplets_input(directory: Path, context: str, table: Any | None = None) -> None:
+def log_triplets_input(directory: str | Path, context: str, table: Any | None = None) -> None:
     """`mlflow.log_input` of `triplets_input` in the open run; an empty folder has no digest (MLflow
     cannot hash zero rows), so it is not logged."""
     import datasets

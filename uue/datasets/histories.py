@@ -270,7 +270,7 @@ def _has_rows(directory: Path) -> bool:
     return any(pq.ParquetFile(p).metadata.num_rows for p in directory.glob("part-*.parquet"))
 
 
-def count_users(histories_dir: Path) -> int:
+def count_users(histories_dir: str | Path) -> int:
     """Users in a histories folder, from the Parquet footers (no row is read)."""
     return sum(pq.ParquetFile(p).metadata.num_rows for p in _shards(Path(histories_dir)))
 

@@ -47,10 +47,11 @@ class MergeTripletsReport(BaseModel):
     made_by: dict[str, Any]
 
 
-def merge_triplets(sources: list[Path], out: Path) -> MergeTripletsReport:
+def merge_triplets(sources: list[str | Path], out: str | Path) -> MergeTripletsReport:
     """Concatenate the triplets of several `uue synth` outputs (e.g. shards of users run on several
     machines) into `out/triplets`, each triplet once (by `triplet_id`), with `out/report.json`
     listing the sources' reports. Each shard drew its negatives from its own pool."""
+    sources, out = [Path(s) for s in sources], Path(out)
     tables, reports = [], []
     for source in sources:
         path = source / "triplets"

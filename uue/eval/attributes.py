@@ -69,8 +69,9 @@ STATEMENTS = {
 }
 
 
-def checked_statements(path: Path) -> dict[str, dict[str, str]]:
+def checked_statements(path: str | Path) -> dict[str, dict[str, str]]:
     """{user: {attribute: statement}} of every human-checked value SynthPAI holds."""
+    path = Path(path)
     if not path.is_file():
         raise InputError(str(path), "file not found", hint="SynthPAI's comments_eval_revised.jsonl")
     out: dict[str, dict[str, str]] = {}

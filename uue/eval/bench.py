@@ -68,7 +68,7 @@ class BenchConfig(Config):
     track: bool = Field(True, description="Log the bench to MLflow (experiment uue-bench)")
 
 
-def load_triplets(directory: Path, max_triplets: int | None = None) -> datasets.Dataset:
+def load_triplets(directory: str | Path, max_triplets: int | None = None) -> datasets.Dataset:
     path = Path(directory) / "triplets"
     if not path.is_dir():
         raise InputError(str(directory), "no triplets/ here", hint="create them with `uue synth`")

@@ -120,8 +120,9 @@ def embed_users(
     return EmbedStats(len(rows), embedded, reused)
 
 
-def similar_users(user_id: str, embeddings: Path, k: int = 10) -> list[tuple[str, float]]:
+def similar_users(user_id: str, embeddings: str | Path, k: int = 10) -> list[tuple[str, float]]:
     """The `k` users whose vectors have the highest cosine similarity with `user_id`'s."""
+    embeddings = Path(embeddings)
     if not embeddings.is_file():
         raise InputError(str(embeddings), "no embeddings file", hint="create it with `uue embed`")
     table = _embeddings_table(embeddings, ["user_id", "vector"])

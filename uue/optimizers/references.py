@@ -152,8 +152,9 @@ def split_cases(
     return splits
 
 
-def write_cases(cases: Iterable[ReferenceCase], path: Path) -> int:
+def write_cases(cases: Iterable[ReferenceCase], path: str | Path) -> int:
     """JSON lines, one case each; returns how many were written."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with open(path, "w", encoding="utf-8") as out:
@@ -163,7 +164,8 @@ def write_cases(cases: Iterable[ReferenceCase], path: Path) -> int:
     return count
 
 
-def read_cases(path: Path) -> list[ReferenceCase]:
+def read_cases(path: str | Path) -> list[ReferenceCase]:
+    path = Path(path)
     if not path.is_file():
         raise InputError(
             str(path), "no such reference set", hint="build one with `uue compile --histories DIR`"

@@ -30,8 +30,9 @@ class ActivityLabel(BaseModel):
     program_hash: str
 
 
-def write_labels(path: Path, labels: Iterable[ActivityLabel]) -> int:
+def write_labels(path: str | Path, labels: Iterable[ActivityLabel]) -> int:
     """Write atomically (a kill mid-write keeps the previous file), sorted by activity id."""
+    path = Path(path)
     rows = sorted(labels, key=lambda label: label.activity_id)
     staging = path.with_name(path.name + ".tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,8 +45,9 @@ def write_labels(path: Path, labels: Iterable[ActivityLabel]) -> int:
     return len(rows)
 
 
-def read_labels(path: Path) -> list[ActivityLabel]:
+def read_labels(path: str | Path) -> list[ActivityLabel]:
     """Every label in `path`; a bad line is an InputError naming the line and the field."""
+    path = Path(path)
     if not path.is_file():
         raise InputError(str(path), "file not found", hint="write labels with `uue synth --mode activity`")
     labels: dict[str, ActivityLabel] = {}

@@ -29,10 +29,11 @@ class SynthProgram(dspy.Module):
         self.judge = Judge(attempts)
 
 
-def load_state(module: M, path: Path | None) -> M:
+def load_state(module: M, path: str | Path | None) -> M:
     """`module` with the saved state in `path` (DSPy `save` JSON) loaded when given."""
     if path is None:
         return module
+    path = Path(path)
     if not path.is_file():
         raise InputError(str(path), "no such program file", hint="save one with program.save(path)")
     try:
@@ -42,7 +43,7 @@ def load_state(module: M, path: Path | None) -> M:
     return module
 
 
-def load_program(path: Path | None, attempts: int = 2) -> SynthProgram:
+def load_program(path: str | Path | None, attempts: int = 2) -> SynthProgram:
     """A fresh program, with the saved state in `path` loaded when given."""
     return load_state(SynthProgram(attempts), path)
 

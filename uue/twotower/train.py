@@ -204,8 +204,9 @@ def _progress(enabled: bool):
                     TextColumn("loss {task.fields[loss]:.3f}"), TimeRemainingColumn(), disable=not enabled)  # fmt: skip
 
 
-def load_two_tower(directory: Path) -> tuple[TwoTower, TwoTowerConfig]:
+def load_two_tower(directory: str | Path) -> tuple[TwoTower, TwoTowerConfig]:
     """A trained model folder (config.json + model.pt) -> the model in eval mode and its config."""
+    directory = Path(directory)
     config = TwoTowerConfig(**json.loads((directory / "config.json").read_text()))
     model = build_model(config)
     model.load_state_dict(torch.load(directory / "model.pt", map_location="cpu", weights_only=True))

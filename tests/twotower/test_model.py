@@ -71,6 +71,13 @@ def test_users_of_different_lengths_and_shared_or_separate_encoders(tmp_path):
     groups = separate.parameter_groups(encoder_lr=2e-5, head_lr=1e-3)
     assert [g["lr"] for g in groups] == [2e-5, 1e-3]
     assert any(p is separate.temperature.log_tau for p in groups[1]["params"])
+    towers = separate.parameter_groups(encoder_lr=2e-5, head_lr=1e-3, item_encoder_lr=5e-5)
+    assert [g["lr"] for g in towers] == [2e-5, 1e-3, 5e-5]  # each tower's encoder its own rate
+    assert {id(p) for p in towers[2]["params"]} == {id(p) for p in separate.item_encoder.parameters()}
+    assert {id(p) for p in towers[0]["params"]} == {id(p) for p in separate.user_encoder.parameters()}
+    assert len(model.parameter_groups(2e-5, 1e-3, item_encoder_lr=5e-5)) == 2  # shared: one encoder
+    every = [p for g in towers for p in g["params"]]
+    assert len(every) == len({id(p) for p in every}) == len(list(separate.parameters()))
 
     torch.save(model.state_dict(), tmp_path / "model.pt")
     again_encoder = HashedBagOfWords()

@@ -53,7 +53,10 @@ class TwoTowerConfig(Config):
     num_negative_samples: int = Field(4, ge=0, description="Sampled statement negatives per user")
     refresh_every: int = Field(50, ge=1, description="Steps between re-encodings of the statement pool")
     batch_size: int = Field(16, ge=2, description="Users per batch (one statement each, distinct users)")
-    encoder_lr: float = Field(2e-5, gt=0)
+    encoder_lr: float = Field(2e-5, gt=0, description="Learning rate of the encoders")
+    item_encoder_lr: float | None = Field(
+        None, gt=0, description="The item tower's encoder's own learning rate (default: --encoder-lr)"
+    )
     head_lr: float = Field(1e-3, gt=0, description="Pooling, projections and temperature")
     max_grad_norm: float = Field(1.0, gt=0)
     epochs: float = Field(1.0, gt=0)

@@ -105,13 +105,16 @@ class TwoTower(nn.Module):
             encoded = encoded + self.item_metadata(metadata)
         return self.item_projection(encoded)
 
-    def parameter_groups(self, encoder_lr: float, head_lr: float) -> list[dict]:
-        """Separate learning rates: the pretrained encoders slow, pooling and projections fast."""
-        encoders = list(
-            {id(p): p for p in [*self.user_encoder.parameters(), *self.item_encoder.parameters()]}.values()
-        )
-        in_encoders = {id(p) for p in encoders}
-        heads = [
-            p for p in self.parameters() if id(p) not in in_encoders
-        ]  # pooling, metadata, projections, temperature
-        return [{"params": encoders, "lr": encoder_lr}, {"params": heads, "lr": head_lr}]
+    def parameter_groups(
+        self, encoder_lr: float, head_lr: float, item_encoder_lr: float | None = None
+    ) -> list[dict]:
+        """Separate learning rates: the pretrained encoders slow (the item tower's its own when given and
+        not shared), pooling, metadata, projections and temperature fast. Groups: encoders, heads[, item]."""
+        user = list(self.user_encoder.parameters())
+        item = [] if self.shared else list(self.item_encoder.parameters())
+        split = item_encoder_lr is not None and bool(item)
+        encoders = user if split else user + item
+        in_encoders = {id(p) for p in user + item}
+        heads = [p for p in self.parameters() if id(p) not in in_encoders]
+        groups = [{"params": encoders, "lr": encoder_lr}, {"params": heads, "lr": head_lr}]
+        return groups + ([{"params": item, "lr": item_encoder_lr}] if split else [])

@@ -132,7 +132,9 @@ def train_two_tower(config: TwoTowerConfig) -> TwoTowerReport:
     device = resolve_device(config.device)
     dtype = autocast_dtype(device, config.mixed_precision)
     model = build_model(config).to(device)
-    optimizer = torch.optim.AdamW(model.parameter_groups(config.encoder_lr, config.head_lr))
+    optimizer = torch.optim.AdamW(
+        model.parameter_groups(config.encoder_lr, config.head_lr, config.item_encoder_lr)
+    )
     scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)  # bf16 needs no scaling
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     batches = training_batches(examples, config)

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from uue.datasets.triplets import split_by_user
 from uue.errors import ConfigError, InputError
-from uue.eval.bench import BenchConfig, evaluate_model, load_triplets
+from uue.eval.bench import evaluate_model, load_triplets
 from uue.eval.embedders import SentenceTransformerEmbedder
 from uue.eval.split import UserSplit
 from uue.models import load_sentence_transformer, offline_minilm_path
@@ -144,25 +144,6 @@ def build_loss(model, config: TrainConfig):
     return loss
 
 
-def retrieval_evaluator(valid: datasets.Dataset, batch_size: int):
-    """The bench's question at every evaluation step: each validation query against every validation
-    label (positives and negatives), sentence-transformers' InformationRetrievalEvaluator (MRR@10,
-    Recall@k, NDCG@10 per step in MLflow)."""
-    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
-
-    anchor, positive, negative = valid.column_names
-    labels = list(dict.fromkeys([*valid[positive], *valid[negative]]))
-    corpus = {f"d{i}": text for i, text in enumerate(labels)}
-    ids = {text: key for key, text in corpus.items()}
-    queries = {f"q{i}": text for i, text in enumerate(valid[anchor])}
-    relevant = {f"q{i}": {ids[text]} for i, text in enumerate(valid[positive])}
-    return InformationRetrievalEvaluator(
-        queries, corpus, relevant, name="valid-retrieval", mrr_at_k=[10], ndcg_at_k=[10],
-        accuracy_at_k=[1, 5], precision_recall_at_k=[1, 5], map_at_k=[10], batch_size=batch_size,
-        show_progress_bar=False, write_csv=False,
-    )  # fmt: skip
-
-
 def build_trainer(
     model,
     loss,
@@ -176,8 +157,7 @@ def build_trainer(
     drawn from one of them); `valid`: (anchor, positive, negative) columns, in that order; `report_to`:
     "mlflow" (the active run, `mlflow_metrics_callback`) and transformers' other integrations;
     `bench_table`: the validation triplets with their `uue synth` columns, benched at every evaluation
-    step as `uue bench` does (without one, the validation pairs are ranked by `retrieval_evaluator`)."""
-    from sentence_transformers.sentence_transformer.evaluation import SequentialEvaluator, TripletEvaluator
+    step as `uue bench` does (without one, the validation pairs are ranked by `evaluators.retrieval_evaluator`)."""
     from sentence_transformers.sentence_transformer.trainer import SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.training_args import (
         BatchSamplers,
@@ -185,7 +165,7 @@ def build_trainer(
         SentenceTransformerTrainingArguments,
     )
 
-    from uue.trainers.bench_evaluator import BenchEvaluator  # imports sentence-transformers
+    from uue.trainers.evaluators import training_evaluator  # imports sentence-transformers
 
     args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoint_dir(config)),
@@ -210,23 +190,7 @@ def build_trainer(
         bf16=config.bf16,
         dataloader_num_workers=0,
     )
-    evaluator = None
-    if config.evaluate:
-        anchor, positive, negative = valid.column_names
-        triplets = TripletEvaluator(
-            valid[anchor],
-            valid[positive],
-            valid[negative],
-            name="valid",
-            write_csv=False,
-            batch_size=config.batch_size,
-        )
-        ranking = (
-            BenchEvaluator(bench_table, bench_config(config), config.batch_size)
-            if bench_table is not None
-            else retrieval_evaluator(valid, config.batch_size)
-        )
-        evaluator = SequentialEvaluator([triplets, ranking])
+    evaluator = training_evaluator(valid, bench_table, config) if config.evaluate else None
     return SentenceTransformerTrainer(
         model=model,
         args=args,
@@ -238,18 +202,13 @@ def build_trainer(
     )
 
 
-def bench_config(config: TrainConfig) -> BenchConfig:
-    """The bench settings of the final bench and of the per-step bench evaluator (means only: few resamples)."""
-    return BenchConfig(
-        triplets=config.triplets, distractors=config.bench_distractors, seed=config.seed, resamples=200
-    )
-
-
 def final_bench(
     model_dir: Path, valid: datasets.Dataset, config: TrainConfig
 ) -> dict[int | None, dict[str, float]]:
     """Bench figures of the saved model on validation triplets, per Matryoshka dim (None: full size):
     {dim: {"sampled_recall@1": ..., "full_mrr": ...}}."""
+    from uue.trainers.evaluators import bench_config
+
     bench = bench_config(config)
     figures: dict[int | None, dict[str, float]] = {}
     for dim in config.matryoshka_dims or [None]:

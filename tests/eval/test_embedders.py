@@ -85,16 +85,18 @@ def test_a_prefix_registered_twice_fails_loudly():
 
 
 class StandInTwoTower:
-    """The model's interface: users(list of chunk lists) -> [n, d], items(texts) -> [n, d]."""
+    """The model's interface: users(list of chunk lists, metadata) -> [n, d], items(texts) -> [n, d]."""
 
     def __init__(self):
         self.user_batches: list[list[list[str]]] = []
+        self.user_metadata: list[tuple[str, ...]] = []
         self.user_encoder = SimpleNamespace(
             model=SimpleNamespace(tokenizer=lambda text, add_special_tokens: {"input_ids": text.split()})
         )
 
-    def users(self, chunk_lists):
+    def users(self, chunk_lists, metadata=None):
         self.user_batches.append(chunk_lists)
+        self.user_metadata += metadata or [()] * len(chunk_lists)
         return torch.tensor([[float(len(chunks)), 2.0] for chunks in chunk_lists])  # [n, 2]
 
     def items(self, texts):
@@ -118,6 +120,7 @@ def test_two_tower_users_are_read_whole_as_their_newest_chunks_in_batches(two_to
     assert [len(c) for c in chunks] == [2, 2, 2, 1] and chunks[3] == [""]  # an empty history: one "" chunk
     assert "#5)" in chunks[0][0] and "#4)" in chunks[0][0] and "#3)" in chunks[0][1]  # newest chunk first
     assert not any("#1)" in text for text in chunks[0])  # older than 2 chunks x 2 activities
+    assert model.user_metadata[0][0] == "platform:reddit" and model.user_metadata[3] == ("activities:0",)
     np.testing.assert_allclose(vectors[0], np.array([2.0, 2.0]) / 8**0.5, rtol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-6)
 
@@ -127,7 +130,9 @@ def test_two_tower_queries_are_one_chunk_histories_and_documents_go_through_the_
     assert embedder.name.startswith("two-tower:") and embedder.max_tokens == 64
     assert embedder.count_tokens("r/College · a meal plan") == 5
     scores = embedder.score(["r/College · meal plans"], ["Campus meal plans", "x"])  # [1, 2]
-    assert model.user_batches == [[["r/College · meal plans"]]]
+    assert model.user_batches == [[["r/College · meal plans"]]] and model.user_metadata == [
+        ()
+    ]  # a text: none
     query = np.array([1.0, 2.0]) / 5**0.5
     documents = np.array([[3.0, 17.0], [3.0, 1.0]]) / np.array([[298**0.5], [10**0.5]])
     np.testing.assert_allclose(scores, [query @ documents.T], rtol=1e-5)

@@ -29,7 +29,8 @@ CHROMIUM_FLAGS = [  # no network beyond localhost: each of these stops a backgro
 ]  # fmt: skip
 
 
-TALL, TALL_VIEWS = "1600,2200", {"train_run.png"}  # the run page's Logged models panel is below the fold
+# below the fold: the run page's Logged models panel, the compare view's table of both runs' params
+TALL, TALL_VIEWS = "1600,2200", {"train_run.png", "students_compare.png"}
 
 
 def serve(store: Path, port: int) -> subprocess.Popen:

@@ -85,3 +85,15 @@ def test_bench_is_its_own_mlflow_run_with_every_interval_and_its_input(tmp_path,
     (run,) = mlflow.search_runs(experiment_names=["uue-bench"], output_format="list")
     assert {"bm25/sampled/recall_at_1/mean", "bm25/full/mrr/ci_low"} <= set(run.data.metrics)
     assert run.inputs.dataset_inputs and run.data.params["distractors"] == "9"
+
+
+def test_trained_folders_are_not_baselines_whether_bi_encoder_or_two_tower(tmp_path):
+    from uue.eval.bench import is_baseline
+
+    student, tower = tmp_path / "student", tmp_path / "tower"
+    for folder, record in ((student, "uue_provenance.json"), (tower, "report.json")):
+        folder.mkdir()
+        (folder / record).write_text("{}")
+    assert not is_baseline(str(student)) and not is_baseline(f"two-tower:{tower}")
+    assert is_baseline("minilm") and is_baseline("bm25") and is_baseline(f"two-tower:{tmp_path / 'none'}")
+    assert is_baseline(str(tower))  # a two-tower folder is only read as one through `two-tower:`

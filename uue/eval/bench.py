@@ -119,6 +119,10 @@ def score_pool(embedder: Embedder, queries: list[str], pool: list[str], block: i
 
 
 def is_baseline(model_spec: str) -> bool:
+    """Off the shelf, not trained by uue: a trained folder records how it was made (a student's
+    uue_provenance.json, a two-tower model's report.json)."""
+    if model_spec.startswith("two-tower:"):
+        return not (Path(model_spec.removeprefix("two-tower:")) / "report.json").is_file()
     return not (Path(model_spec) / "uue_provenance.json").is_file()
 
 

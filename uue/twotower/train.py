@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from uue.errors import InputError
 from uue.provenance import made_by
-from uue.tracking import tracked_run
+from uue.tracking import config_params, tracked_run
 from uue.twotower.checkpoint import TrainingCheckpoint
 from uue.twotower.config import NegativeKind, TwoTowerConfig
 from uue.twotower.data import Example, distinct_user_batches, load_examples
@@ -145,7 +145,7 @@ def train_two_tower(config: TwoTowerConfig) -> TwoTowerReport:
         if run is not None:
             import mlflow
 
-            mlflow.log_params({k: str(v) for k, v in config.model_dump(mode="json").items()})
+            mlflow.log_params(config_params(config))
         model.train()
         bar = _progress(config.progress)
         task = bar.add_task("two-tower training", total=len(batches), completed=first, loss=math.nan)

@@ -14,13 +14,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uue.eval.bench import BenchConfig, BenchReport, is_baseline
 from uue.eval.embedders import DenseEmbedder, Embedder
 from uue.eval.tasks import TaskConfig, held_out_histories
 from uue.eval.user_map import user_map_figure
 from uue.tracking import config_params, log_triplets_input
+
+if TYPE_CHECKING:
+    import datasets
 
 PARTS = ("mean", "ci_low", "ci_high")
 BATCH = 1000  # MLflow's most metrics in one log_batch call
@@ -31,14 +34,16 @@ def log_bench(
     report: BenchReport,
     task_config: TaskConfig | None = None,
     embedders: Mapping[str, Embedder] | None = None,
+    table: datasets.Dataset | None = None,
 ) -> None:
+    """`table`: the triplets when the caller has them loaded (else read from `config.triplets`)."""
     import mlflow
 
     params = config_params(config)
     if task_config is not None:
         params |= {f"task.{k}": v for k, v in config_params(task_config).items()}
     mlflow.log_params(params)
-    log_triplets_input(config.triplets, "evaluation")
+    log_triplets_input(config.triplets, "evaluation", table)
     link_train_runs(config.models)
     metrics = bench_metrics(report)
     names = sorted(metrics)

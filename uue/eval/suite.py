@@ -28,13 +28,13 @@ def run_suite(
     with tracked_run("uue-bench", f"bench-{config.triplets.name}", config.track) as run:
         embedders = {spec: make_embedder(spec) for spec in dict.fromkeys(config.models)}
         report = run_bench(config, embedders, on_model)
+        table = load_triplets(config.triplets) if tasks or run is not None else None  # read once for both
         if tasks:
             trained = [spec for spec in embedders if not is_baseline(spec)]
-            table = load_triplets(config.triplets)
             report.tasks = run_tasks(list(tasks), embedders, task_config, table, trained, on_model)
         report.report_path = str(write_report(report, config.out or default_out(config)))
         if run is not None:
-            log_bench(config, report, task_config, embedders)
+            log_bench(config, report, task_config, embedders, table)
     return report
 
 
